@@ -1,0 +1,115 @@
+"""Settings from the environment and ``.env`` (pydantic-settings).
+
+Every key is documented in ``.env.example``. A wrong value stops start-up with a message that names
+the key (``load_settings`` raises ``SettingsError``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+
+from schedules.ladder import DEFAULT_LADDER, Rung
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message names the key."""
+
+
+def _parse_hhmm(value: str) -> time:
+    hours, _, minutes = value.strip().partition(":")
+    return time(int(hours), int(minutes or 0))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    timezone: str = "Asia/Ho_Chi_Minh"
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base: AnyHttpUrl | None = None
+    bot_username: str | None = None
+    digest_time: time = time(7, 30)
+    quiet_hours: Annotated[tuple[time, time], NoDecode] = (time(21, 0), time(7, 0))
+    reminder_ladder: tuple[Rung, ...] = DEFAULT_LADDER
+    invite_ttl_days: int = Field(default=14, ge=1, le=365)
+    trust_roots_dir: Path | None = None
+    log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_bot_token", "database_url", "bot_username", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("telegram_api_base", "trust_roots_dir", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _parse_quiet_hours(cls, value: object) -> object:
+        if isinstance(value, str):
+            start, sep, end = value.partition("-")
+            if not sep:
+                raise ValueError("expected HH:MM-HH:MM, e.g. 21:00-07:00")
+            return (_parse_hhmm(start), _parse_hhmm(end))
+        return value
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _parse_digest_time(cls, value: object) -> object:
+        return _parse_hhmm(value) if isinstance(value, str) else value
+
+    @field_validator("bot_username")
+    @classmethod
+    def _strip_at(cls, value: str | None) -> str | None:
+        return value.lstrip("@") if value else value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'dondoc.db').resolve()}"
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; a wrong value becomes a ``SettingsError`` naming the key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = str(error["loc"][0]).upper() if error["loc"] else "?"
+            lines.append(f"{key}: {error['msg']}")
+        raise SettingsError("Cấu hình sai / invalid configuration:\n  " + "\n  ".join(lines)) from exc
+    except SourceError as exc:  # a value that is not even valid JSON, e.g. REMINDER_LADDER
+        match = re.search(r'field "(\w+)"', str(exc))
+        key = match.group(1).upper() if match else "?"
+        raise SettingsError(f"Cấu hình sai / invalid configuration:\n  {key}: {exc.__cause__ or exc}") from exc

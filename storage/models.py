@@ -1,0 +1,217 @@
+"""The tables: the core records of DESIGN.md.
+
+Enumerations are stored as short strings (not database enum types) so that adding a value needs no
+schema migration; the allowed values live in the ``StrEnum`` classes here and are checked in code.
+Nothing is ever deleted: people and units are deactivated, assignments change status through
+``storage.status`` which appends a ``StatusEvent`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _instant(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+class UnitKind(StrEnum):
+    department = "department"
+    commune = "commune"
+    service_unit = "service_unit"
+    office = "office"  # the People's Committee itself (leaders sit here)
+
+
+class Role(StrEnum):
+    officer = "officer"
+    head = "head"
+    coordinator = "coordinator"
+    leader = "leader"
+    admin = "admin"
+
+
+class AssignmentStatus(StrEnum):
+    pending = "pending"
+    submitted = "submitted"
+    accepted = "accepted"
+    returned = "returned"
+    excused = "excused"
+
+
+class ExtensionStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    denied = "denied"
+
+
+class Unit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=255)
+    kind: str = Field(max_length=32)
+    groups: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    created_at: datetime = _instant()
+    updated_at: datetime = _instant()
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255)
+    role: str = Field(max_length=32)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    phone: str | None = Field(default=None, max_length=32)
+    active: bool = True
+    unreachable_since: datetime | None = _instant(default=None, nullable=True)
+    created_at: datetime = _instant()
+    updated_at: datetime = _instant()
+
+
+class ChannelIdentity(SQLModel, table=True):
+    """How a person is reached on one chat platform."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64)
+    username: str | None = Field(default=None, max_length=255)
+    created_at: datetime = _instant()
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    role: str = Field(max_length=32)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    expires_at: datetime = _instant()
+    used_at: datetime | None = _instant(default=None, nullable=True)
+    used_by_person_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _instant()
+
+
+class Letter(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: str | None = Field(default=None, max_length=64, index=True)
+    issued_on: date | None = None
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    source_text: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _instant()
+
+
+class Task(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int | None = Field(default=None, foreign_key="letter.id", index=True)
+    title: str = Field(max_length=500)
+    deliverable: str | None = Field(default=None, sa_column=Column(Text))
+    template: str | None = Field(default=None, max_length=255)
+    due_at: datetime = _instant()
+    deadline_phrase: str = Field(max_length=255)
+    signature_required: bool = False
+    lead_unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    coordinating_unit_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by_person_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _instant()
+
+
+class Assignment(SQLModel, table=True):
+    """One unit's duty under one task."""
+
+    __table_args__ = (UniqueConstraint("task_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    status: str = Field(default=AssignmentStatus.pending, max_length=32, index=True)
+    due_at_override: datetime | None = _instant(default=None, nullable=True)
+    due_phrase_override: str | None = Field(default=None, max_length=255)
+    round: int = 0
+    submitted_at: datetime | None = _instant(default=None, nullable=True)
+    status_changed_at: datetime = _instant()
+    created_at: datetime = _instant()
+
+
+class Evidence(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    round: int
+    file_name: str = Field(max_length=255)
+    size: int
+    sha256: str = Field(max_length=64, index=True)
+    pages: int
+    signed: bool = False
+    signatures_intact: bool = False
+    signature_summary: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    storage_key: str = Field(max_length=255)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    channel: str = Field(max_length=32)
+    received_at: datetime = _instant()
+
+
+class StatusEvent(SQLModel, table=True):
+    """Append-only log of everything that happens to an assignment."""
+
+    __table_args__ = (Index("ix_statusevent_task_unit", "task_id", "unit_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    task_id: int = Field(foreign_key="task.id")
+    unit_id: int = Field(foreign_key="unit.id")
+    at: datetime = _instant()
+    actor_person_id: int | None = Field(default=None, foreign_key="person.id")
+    kind: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    round: int = 0
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ExtensionRequest(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    requested_by_person_id: int | None = Field(default=None, foreign_key="person.id")
+    requested_at: datetime = _instant()
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    requested_due_at: datetime = _instant()
+    requested_phrase: str = Field(max_length=255)
+    status: str = Field(default=ExtensionStatus.pending, max_length=32)
+    decided_by_person_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = _instant(default=None, nullable=True)
+    decision_note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to send, written once under its dedupe key; the sender drains it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    channel: str = Field(max_length=32)
+    chat_id: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _instant()
+    not_before: datetime = _instant()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: datetime | None = _instant(default=None, nullable=True, index=True)
+    failed_at: datetime | None = _instant(default=None, nullable=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only log of changes outside assignments: roster imports, invites, tasks."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _instant()
+    actor: str = Field(max_length=255)
+    action: str = Field(max_length=64)
+    entity: str = Field(max_length=32)
+    entity_id: int | None = None
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,293 @@
+"""Repositories: reads and writes in the caller's unit of work (they never commit)."""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import (
+    Assignment,
+    AssignmentStatus,
+    AuditEvent,
+    ChannelIdentity,
+    Invite,
+    Letter,
+    Person,
+    Role,
+    StatusEvent,
+    Task,
+    Unit,
+)
+from storage.roster import fold
+from storage.status import OPEN_STATUSES, effective_due_at, is_late, is_overdue
+
+S = AssignmentStatus
+
+
+class UnknownUnits(ValueError):
+    """A unit specification names units or groups that are not in the roster."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__("không có trong danh sách đơn vị: " + ", ".join(names))
+
+
+# --- units and people -------------------------------------------------------------------------
+
+
+async def list_units(session: AsyncSession, *, active_only: bool = True) -> list[Unit]:
+    query = select(Unit).order_by(Unit.kind, Unit.code)
+    if active_only:
+        query = query.where(Unit.active == True)  # noqa: E712
+    return list((await session.exec(query)).all())
+
+
+async def unit_by_code(session: AsyncSession, code: str) -> Unit | None:
+    return (await session.exec(select(Unit).where(func.upper(Unit.code) == code.strip().upper()))).first()
+
+
+async def resolve_units(session: AsyncSession, spec: str) -> list[Unit]:
+    """``all``, ``group:NAME`` or ``CODE,CODE,…`` (mixable, comma separated) → the units, in roster order."""
+    units = await list_units(session)
+    chosen: dict[int, Unit] = {}
+    unknown: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        if part.lower() in ("all", "tat ca", "tất cả"):
+            chosen.update({u.id: u for u in units})
+        elif part.lower().startswith(("group:", "nhom:", "nhóm:")):
+            name = fold(part.split(":", 1)[1])
+            members = [u for u in units if name in (fold(g) for g in u.groups)]
+            if not members:
+                unknown.append(part)
+            chosen.update({u.id: u for u in members})
+        else:
+            match = next((u for u in units if u.code.upper() == part.upper()), None)
+            if match is None:
+                unknown.append(part)
+            else:
+                chosen[match.id] = match
+    if unknown:
+        raise UnknownUnits(unknown)
+    return [u for u in units if u.id in chosen]
+
+
+async def list_people(session: AsyncSession, *, active_only: bool = True) -> list[tuple[Person, Unit | None]]:
+    query = select(Person, Unit).join(Unit, isouter=True).order_by(Unit.code, Person.role, Person.name)
+    if active_only:
+        query = query.where(Person.active == True)  # noqa: E712
+    return list((await session.exec(query)).all())
+
+
+async def person_by_identity(session: AsyncSession, channel: str, external_id: str) -> Person | None:
+    query = (
+        select(Person)
+        .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .where(Person.active == True)  # noqa: E712
+    )
+    return (await session.exec(query)).first()
+
+
+async def bind_identity(
+    session: AsyncSession, person: Person, *, channel: str, external_id: str, chat_id: str,
+    username: str | None, now: datetime,
+) -> ChannelIdentity:
+    """Link a chat account to a person (idempotent for the same account)."""
+    existing = (await session.exec(
+        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+    )).first()
+    if existing is not None:
+        if existing.person_id != person.id or existing.chat_id != chat_id:
+            before = {"person_id": existing.person_id, "chat_id": existing.chat_id}
+            existing.person_id, existing.chat_id, existing.username = person.id, chat_id, username
+            session.add(AuditEvent(at=now, actor=f"{channel}:{external_id}", action="identity.rebound",
+                                   entity="person", entity_id=person.id, details={"before": before}))
+        return existing
+    identity = ChannelIdentity(person_id=person.id, channel=channel, external_id=external_id,
+                               chat_id=chat_id, username=username, created_at=now)
+    session.add(identity)
+    session.add(AuditEvent(at=now, actor=f"{channel}:{external_id}", action="identity.bound",
+                           entity="person", entity_id=person.id, details={"channel": channel}))
+    await session.flush()
+    return identity
+
+
+# --- invites ----------------------------------------------------------------------------------
+
+
+async def create_invite(
+    session: AsyncSession, *, unit: Unit | None, role: Role, now: datetime, ttl: timedelta,
+    person: Person | None = None, actor: str = "cli",
+) -> Invite:
+    invite = Invite(
+        code=secrets.token_urlsafe(9),
+        unit_id=unit.id if unit else None,
+        role=role.value,
+        person_id=person.id if person else None,
+        expires_at=now + ttl,
+        created_at=now,
+    )
+    session.add(invite)
+    await session.flush()
+    session.add(AuditEvent(at=now, actor=actor, action="invite.created", entity="invite", entity_id=invite.id,
+                           details={"unit": unit.code if unit else None, "role": role.value}))
+    return invite
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+async def create_task(
+    session: AsyncSession,
+    *,
+    title: str,
+    due_at: datetime,
+    deadline_phrase: str,
+    units: list[Unit],
+    now: datetime,
+    lead: Unit | None = None,
+    coordinating: list[Unit] | None = None,
+    signature_required: bool = False,
+    deliverable: str | None = None,
+    template: str | None = None,
+    letter: Letter | None = None,
+    created_by: Person | None = None,
+) -> tuple[Task, list[Assignment]]:
+    """A task and one assignment per unit, each with its "assigned" status event."""
+    if not units:
+        raise ValueError("a task needs at least one unit")
+    task = Task(
+        letter_id=letter.id if letter else None,
+        title=title,
+        deliverable=deliverable,
+        template=template,
+        due_at=due_at,
+        deadline_phrase=deadline_phrase,
+        signature_required=signature_required,
+        lead_unit_id=lead.id if lead else None,
+        coordinating_unit_ids=[u.id for u in coordinating or []],
+        created_by_person_id=created_by.id if created_by else None,
+        created_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    assignments = [
+        Assignment(task_id=task.id, unit_id=unit.id, status=S.pending.value, status_changed_at=now, created_at=now)
+        for unit in units
+    ]
+    session.add_all(assignments)
+    await session.flush()
+    session.add_all(
+        StatusEvent(assignment_id=a.id, task_id=task.id, unit_id=a.unit_id, at=now,
+                    actor_person_id=created_by.id if created_by else None, kind="assigned",
+                    from_status=None, to_status=S.pending.value, round=0, note=deadline_phrase)
+        for a in assignments
+    )
+    await session.flush()
+    return task, assignments
+
+
+async def find_or_create_letter(
+    session: AsyncSession, *, number: str | None, now: datetime, subject: str | None = None,
+    source_text: str | None = None, issued_on=None,
+) -> Letter | None:
+    if not number:
+        return None
+    letter = (await session.exec(select(Letter).where(Letter.number == number))).first()
+    if letter is None:
+        letter = Letter(number=number, subject=subject, source_text=source_text, issued_on=issued_on, created_at=now)
+        session.add(letter)
+        await session.flush()
+    return letter
+
+
+async def list_tasks(session: AsyncSession) -> list[Task]:
+    return list((await session.exec(select(Task).order_by(Task.due_at, Task.id))).all())
+
+
+# --- the board --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitState:
+    unit: Unit
+    assignment: Assignment
+    due_at: datetime
+    overdue: bool
+    late: bool
+
+
+@dataclass
+class TaskBoard:
+    task: Task
+    letter: Letter | None
+    lead: Unit | None
+    units: list[UnitState] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(state.assignment.status for state in self.units)
+
+    @property
+    def total(self) -> int:
+        return len(self.units)
+
+    @property
+    def delivered(self) -> int:
+        """Units that have handed something in (submitted or accepted) or were excused."""
+        c = self.counts
+        return c[S.submitted] + c[S.accepted] + c[S.excused]
+
+    @property
+    def overdue(self) -> int:
+        return sum(state.overdue for state in self.units)
+
+
+async def board(
+    session: AsyncSession, now: datetime, *, unit_id: int | None = None, task_id: int | None = None
+) -> list[TaskBoard]:
+    """Every task (or one unit's share of them) with each unit's state, overdue derived from ``now``."""
+    query = (
+        select(Assignment, Task, Unit)
+        .join(Task, Task.id == Assignment.task_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .order_by(Task.due_at, Task.id, Unit.kind, Unit.code)
+    )
+    if unit_id is not None:
+        query = query.where(Assignment.unit_id == unit_id)
+    if task_id is not None:
+        query = query.where(Assignment.task_id == task_id)
+    rows = (await session.exec(query)).all()
+    letters = {l.id: l for l in (await session.exec(select(Letter))).all()}
+    units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    boards: dict[int, TaskBoard] = {}
+    for assignment, task, unit in rows:
+        entry = boards.get(task.id)
+        if entry is None:
+            entry = boards[task.id] = TaskBoard(task, letters.get(task.letter_id), units.get(task.lead_unit_id))
+        due_at = effective_due_at(assignment, task.due_at)
+        entry.units.append(UnitState(
+            unit=unit,
+            assignment=assignment,
+            due_at=due_at,
+            overdue=is_overdue(assignment.status, due_at, now),
+            late=is_late(assignment.submitted_at, due_at),
+        ))
+    return list(boards.values())
+
+
+async def open_assignment_count(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(Assignment).where(col(Assignment.status).in_([s.value for s in OPEN_STATUSES]))
+    return (await session.exec(query)).one()
+
+
+async def count_rows(session: AsyncSession, model: type) -> int:
+    return (await session.exec(select(func.count()).select_from(model))).one()

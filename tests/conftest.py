@@ -1,0 +1,144 @@
+"""Shared fixtures: a fixed clock, and a migrated database on SQLite and (when reachable) PostgreSQL.
+
+PostgreSQL comes from ``TEST_DATABASE_URL`` (``.ci/run`` sets it). Where it is unset or unreachable
+the PostgreSQL variants are skipped, except in CI (``CI=true``), where an unreachable server fails.
+Each PostgreSQL test gets a fresh database created from a migrated template, so tests never see each
+other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from storage.db import Database, normalise_url
+from storage.migrate import upgrade
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO.parent / "shared" / "seeds"
+
+
+def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    """An aware instant in Vietnam's time zone."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=VN)
+
+
+class FixedClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def set(self, now: datetime) -> None:
+        self.current = now
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(vn(2024, 11, 1, 8, 0))
+
+
+_pg_state: dict[str, object] = {}
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return normalise_url(url) if url else None
+
+
+async def _postgres_template(admin_url: str) -> str:
+    """Create (once per run) a migrated template database; return its name."""
+    if "template" in _pg_state:
+        return _pg_state["template"]  # type: ignore[return-value]
+    name = f"dondoc_tpl_{uuid.uuid4().hex[:10]}"
+    admin = Database(admin_url)
+    try:
+        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+    _pg_state["template"] = name
+    return name
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    admin = Database(admin_url)
+    try:
+        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def postgres_database() -> AsyncIterator[Database]:
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        pytest.skip("PostgreSQL: TEST_DATABASE_URL is not set")
+    try:
+        template = await asyncio.wait_for(_postgres_template(admin_url), 30)
+    except (OSError, asyncio.TimeoutError, Exception) as exc:  # unreachable server, refused login …
+        if os.environ.get("CI", "").lower() == "true":
+            raise
+        pytest.skip(f"PostgreSQL unreachable at TEST_DATABASE_URL: {exc!r}")
+    name = f"dondoc_t_{uuid.uuid4().hex[:10]}"
+    admin = Database(admin_url)
+    try:
+        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    finally:
+        await admin.dispose()
+    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        yield db
+    finally:
+        await db.dispose()
+        await _drop_database(admin_url, name)
+
+
+async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    await upgrade(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def db(request, tmp_path) -> AsyncIterator[Database]:
+    """A migrated, empty database: SQLite, and PostgreSQL where reachable."""
+    source = sqlite_database(tmp_path) if request.param == "sqlite" else postgres_database()
+    async for database in source:
+        yield database
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path) -> AsyncIterator[Database]:
+    """SQLite only, for tests of logic above the storage layer."""
+    async for database in sqlite_database(tmp_path):
+        yield database
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    template = _pg_state.pop("template", None)
+    admin_url = _postgres_admin_url()
+    if template and admin_url:
+        asyncio.run(_drop_database(admin_url, template))  # type: ignore[arg-type]
