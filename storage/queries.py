@@ -259,7 +259,7 @@ async def board(
         select(Assignment, Task, Unit)
         .join(Task, Task.id == Assignment.task_id)
         .join(Unit, Unit.id == Assignment.unit_id)
-        .order_by(Task.due_at, Task.id, Unit.kind, Unit.code)
+        .order_by(Task.due_at, Task.id, Unit.code)
     )
     if unit_id is not None:
         query = query.where(Assignment.unit_id == unit_id)
@@ -281,7 +281,17 @@ async def board(
             overdue=is_overdue(assignment.status, due_at, now),
             late=is_late(assignment.submitted_at, due_at),
         ))
+    for entry in boards.values():
+        entry.units.sort(key=lambda state: unit_order(state.unit))
     return list(boards.values())
+
+
+KIND_ORDER = {"office": 0, "department": 1, "service_unit": 2, "commune": 3}
+
+
+def unit_order(unit: Unit) -> tuple[int, str]:
+    """Departments, then service units, then communes; by name within each."""
+    return KIND_ORDER.get(unit.kind, 9), fold(unit.name)
 
 
 async def open_assignment_count(session: AsyncSession) -> int:

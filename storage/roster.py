@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
+from zipfile import BadZipFile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -189,7 +190,7 @@ def _read_xlsx(path: Path) -> list[Table]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, BadZipFile, KeyError, OSError, ValueError) as exc:
         raise RosterError([RowError(path.name, 0, "không đọc được tệp Excel")]) from exc
     try:
         tables = []

@@ -1,0 +1,263 @@
+"""The ``dondoc`` command line (typer)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.app import App, build_app
+from bot.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(help="Đôn Đốc: nhắc việc, nhận báo cáo và tài liệu kiểm chứng theo hạn.", no_args_is_help=True,
+                  add_completion=False)
+roster_cli = typer.Typer(help="Danh sách đơn vị và cán bộ.", no_args_is_help=True)
+task_cli = typer.Typer(help="Nhiệm vụ và hạn nộp.", no_args_is_help=True)
+cli.add_typer(roster_cli, name="roster")
+cli.add_typer(task_cli, name="task")
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), 2)
+        raise  # unreachable
+
+
+def with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = True) -> T:
+    """Build the app, make sure the schema is current, run ``work``, close everything."""
+    from storage.migrate import upgrade
+
+    app = build_app(settings_or_exit())
+
+    async def main() -> T:
+        try:
+            if migrate:
+                await upgrade(app.db)
+            return await work(app)
+        finally:
+            await app.close()
+
+    return asyncio.run(main())
+
+
+@cli.command()
+def init() -> None:
+    """Tạo hoặc nâng cấp cơ sở dữ liệu (chạy nhiều lần cũng an toàn)."""
+    from storage.migrate import current_revision
+
+    async def work(app: App) -> str | None:
+        return await current_revision(app.db)
+
+    revision = with_app(work)
+    typer.echo(f"Cơ sở dữ liệu sẵn sàng (phiên bản {revision}).")
+
+
+@cli.command()
+def demo() -> None:
+    """Nạp dữ liệu mẫu (huyện Vĩnh Linh, công văn CCHC 11/2024) vào cơ sở dữ liệu trống."""
+    from bot.demo import DemoNotEmpty, load_demo
+
+    async def work(app: App) -> None:
+        await load_demo(app.db, now=app.clock.now(), tz=app.settings.tz)
+
+    try:
+        with_app(work)
+    except DemoNotEmpty:
+        fail("Cơ sở dữ liệu đã có danh sách đơn vị; dữ liệu mẫu chỉ nạp vào cơ sở dữ liệu trống.")
+    typer.echo("Đã nạp dữ liệu mẫu. Chạy «dondoc status» hoặc «dondoc run» để xem.")
+
+
+@cli.command()
+def run() -> None:
+    """Chạy bot: qua Telegram khi có TELEGRAM_BOT_TOKEN, nếu không thì trò chuyện ngay trên máy."""
+    from bot.console import ConsoleChannel
+    from bot.demo import is_empty, load_demo
+
+    async def work(app: App) -> None:
+        if app.settings.token:
+            fail("Kênh Telegram chưa được bật trong phiên bản này; bỏ TELEGRAM_BOT_TOKEN để chạy trên máy.")
+        if await is_empty(app.db):
+            await load_demo(app.db, now=app.clock.now(), tz=app.settings.tz)
+            typer.echo("Cơ sở dữ liệu trống: đã nạp dữ liệu mẫu để bạn dùng thử.")
+        console = ConsoleChannel(app.conversation, app.db, app.clock,
+                                 outbox_dir=app.settings.data_dir / "console-files")
+        await console.run()
+
+    with_app(work)
+
+
+@cli.command()
+def status() -> None:
+    """In bảng tình hình: mỗi nhiệm vụ, số đơn vị đã nộp / tổng số, quá hạn."""
+    from handlers.board import render_status
+    from storage.queries import board
+
+    async def work(app: App) -> str:
+        now = app.clock.now()
+        async with app.db.session() as session:
+            entries = await board(session, now)
+        if not entries:
+            return "Chưa có nhiệm vụ nào."
+        return render_status(entries, now, app.settings.tz, app.calendar)
+
+    typer.echo(with_app(work))
+
+
+@roster_cli.command("import")
+def roster_import(
+    files: Annotated[list[Path], typer.Argument(help="Tệp .xlsx (hai trang: đơn vị, cán bộ) hoặc các tệp .csv",
+                                                exists=True, dir_okay=False, readable=True)],
+) -> None:
+    """Nhập danh sách đơn vị và cán bộ; có dòng sai thì không ghi gì cả."""
+    from storage.roster import RosterError, import_roster, parse_roster
+
+    try:
+        roster = parse_roster(list(files))
+    except RosterError as exc:
+        fail("Không nhập được, chưa ghi gì vào cơ sở dữ liệu. Các dòng sai:\n" + str(exc))
+
+    async def work(app: App):
+        async with app.db.session() as session:
+            return await import_roster(session, roster, now=app.clock.now(), actor="cli:roster import")
+
+    try:
+        result = with_app(work)
+    except RosterError as exc:
+        fail("Không nhập được, chưa ghi gì vào cơ sở dữ liệu. Các dòng sai:\n" + str(exc))
+    typer.echo(
+        f"Đơn vị: thêm {result.units_created}, sửa {result.units_updated}, giữ nguyên {result.units_unchanged}.\n"
+        f"Cán bộ: thêm {result.people_created}, sửa {result.people_updated}, giữ nguyên {result.people_unchanged}."
+    )
+
+
+@roster_cli.command("list")
+def roster_list() -> None:
+    """In danh sách đơn vị và cán bộ."""
+    from handlers.texts import ROLE_LABELS
+    from storage.queries import list_people, list_units
+
+    async def work(app: App) -> list[str]:
+        async with app.db.session() as session:
+            units = await list_units(session)
+            people = await list_people(session)
+        lines = [f"Đơn vị ({len(units)}):"]
+        lines += [f"  {u.code:<10} {u.name}  [{u.kind}{'; ' + ', '.join(u.groups) if u.groups else ''}]" for u in units]
+        lines.append(f"Cán bộ ({len(people)}):")
+        lines += [f"  {p.name} — {ROLE_LABELS.get(p.role, p.role)}{', ' + u.code if u else ''}"
+                  + (f", {p.phone}" if p.phone else "") for p, u in people]
+        return lines
+
+    typer.echo("\n".join(with_app(work)))
+
+
+@cli.command()
+def invite(
+    unit: Annotated[str, typer.Option("--unit", help="mã đơn vị")],
+    role: Annotated[str, typer.Option("--role", help="officer | head | coordinator | leader | admin")],
+    days: Annotated[int | None, typer.Option("--days", min=1, max=365, help="số ngày hiệu lực")] = None,
+) -> None:
+    """Tạo mã mời dùng một lần cho một đơn vị và vai trò."""
+    from storage.models import Role
+    from storage.queries import create_invite, unit_by_code
+
+    try:
+        role_value = Role(role.strip().lower())
+    except ValueError:
+        fail(f"Vai trò «{role}» không hợp lệ; dùng một trong: {', '.join(r.value for r in Role)}.")
+
+    async def work(app: App) -> tuple[str, Any]:
+        ttl = timedelta(days=days or app.settings.invite_ttl_days)
+        async with app.db.session() as session:
+            found = await unit_by_code(session, unit)
+            if found is None:
+                fail(f"Không có đơn vị mã «{unit}». Xem: dondoc roster list")
+            created = await create_invite(session, unit=found, role=role_value, now=app.clock.now(), ttl=ttl)
+            return created.code, created.expires_at.astimezone(app.settings.tz)
+
+    code, expires = with_app(work)
+    settings = settings_or_exit()
+    typer.echo(f"Mã mời: {code}\nHết hạn: {expires:%H:%M %d/%m/%Y}")
+    if settings.bot_username:
+        typer.echo(f"Đường dẫn: https://t.me/{settings.bot_username}?start={code}")
+    else:
+        typer.echo(f"Người được mời gửi cho bot: /start {code}")
+
+
+@task_cli.command("add")
+def task_add(
+    title: Annotated[str, typer.Option("--title", help="tên nhiệm vụ")],
+    deadline: Annotated[str, typer.Option("--deadline", help="như trong công văn: «chậm nhất ngày 15/11/2024»")],
+    units: Annotated[str, typer.Option("--units", help="all | group:TÊN | MÃ,MÃ,…")],
+    lead: Annotated[str | None, typer.Option("--lead", help="mã đơn vị chủ trì")] = None,
+    signed: Annotated[bool, typer.Option("--signed", help="bắt buộc PDF có ký số")] = False,
+    letter: Annotated[str | None, typer.Option("--letter", help="số công văn, ví dụ 2146/UBND-NV")] = None,
+    template: Annotated[str | None, typer.Option("--template", help="biểu mẫu, ví dụ «Phụ lục 1»")] = None,
+) -> None:
+    """Tạo nhiệm vụ và giao cho từng đơn vị."""
+    from handlers.texts import due
+    from schedules.deadlines import DeadlineError, parse_deadline
+    from storage.queries import UnknownUnits, create_task, find_or_create_letter, resolve_units, unit_by_code
+
+    async def work(app: App) -> str:
+        now = app.clock.now()
+        tz = app.settings.tz
+        try:
+            parsed = parse_deadline(deadline, now.astimezone(tz).date(), tz)
+        except DeadlineError as exc:
+            fail(str(exc))
+        async with app.db.session() as session:
+            try:
+                assignees = await resolve_units(session, units)
+            except UnknownUnits as exc:
+                fail(f"Không tạo được nhiệm vụ: {exc}. Xem: dondoc roster list")
+            lead_unit = await unit_by_code(session, lead) if lead else None
+            if lead and lead_unit is None:
+                fail(f"Không có đơn vị chủ trì mã «{lead}».")
+            if not assignees:
+                fail("Không có đơn vị nào được giao.")
+            letter_row = await find_or_create_letter(session, number=letter, now=now)
+            task, assignments = await create_task(
+                session, title=title, due_at=parsed.due_at, deadline_phrase=parsed.phrase, units=assignees,
+                now=now, lead=lead_unit, signature_required=signed, letter=letter_row, template=template)
+            return (f"Đã tạo nhiệm vụ #{task.id}: {title}\nHạn: {due(parsed.phrase, parsed.due_at, tz)}\n"
+                    f"Giao cho {len(assignments)} đơn vị.")
+
+    typer.echo(with_app(work))
+
+
+@task_cli.command("list")
+def task_list() -> None:
+    """In các nhiệm vụ và hạn nộp."""
+    from handlers.texts import due
+    from storage.queries import list_tasks
+
+    async def work(app: App) -> list[str]:
+        async with app.db.session() as session:
+            tasks = await list_tasks(session)
+        if not tasks:
+            return ["Chưa có nhiệm vụ nào."]
+        return [f"#{t.id} {t.title}\n    Hạn: {due(t.deadline_phrase, t.due_at, app.settings.tz)}"
+                + ("  · ký số" if t.signature_required else "") for t in tasks]
+
+    typer.echo("\n".join(with_app(work)))
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The console channel: chat with the bot in a terminal, as any person of the roster.
+
+It goes through the same ``Conversation`` as Telegram. Buttons are shown as numbered choices; typing
+the number presses the button. ``/doi`` switches person, ``/thoat`` (or end of input) quits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from handlers.chat import Button, Incoming, Reply, Sender
+from handlers.conversation import Conversation
+from handlers.texts import ROLE_LABELS
+from schedules.clock import Clock
+from storage.db import Database
+from storage.models import Person, Unit
+from storage.queries import bind_identity, list_people
+
+CHANNEL = "console"
+QUIT = {"/thoat", "/thoát", "/quit", "/exit"}
+SWITCH = {"/doi", "/đổi", "/switch"}
+
+Reader = Callable[[str], Awaitable[str | None]]
+Writer = Callable[[str], None]
+
+
+async def stdin_reader(prompt: str) -> str | None:
+    """Read one line from the terminal without blocking the event loop; None at end of input."""
+    sys.stdout.write(prompt)
+    sys.stdout.flush()
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line.rstrip("\n") if line else None
+
+
+def stdout_writer(text: str) -> None:
+    print(text, flush=True)
+
+
+class ConsoleChannel:
+    def __init__(self, conversation: Conversation, db: Database, clock: Clock, *,
+                 read: Reader = stdin_reader, write: Writer = stdout_writer, outbox_dir: Path | None = None) -> None:
+        self.conversation = conversation
+        self.db = db
+        self.clock = clock
+        self.read = read
+        self.write = write
+        self.outbox_dir = outbox_dir
+        self.choices: list[Button] = []
+
+    async def run(self) -> None:
+        self.write("Đôn Đốc — trò chuyện thử trên máy (console). Gõ /thoat để thoát, /doi để đổi người.")
+        while True:
+            person = await self.pick_person()
+            if person is None:
+                return
+            if not await self.chat_as(person):
+                return
+
+    async def pick_person(self) -> Person | None:
+        async with self.db.session() as session:
+            rows = await list_people(session)
+        if not rows:
+            self.write("Chưa có ai trong danh sách. Hãy chạy: dondoc roster import TỆP (hoặc dondoc demo).")
+            return None
+        rows.sort(key=lambda row: (["leader", "coordinator", "admin", "head", "officer"].index(row[0].role)
+                                   if row[0].role in ROLE_LABELS else 9, row[1].code if row[1] else ""))
+        self.write("\nBạn là ai? Chọn số:")
+        for index, (person, unit) in enumerate(rows, start=1):
+            self.write(f"  {index:>2}. {person.name} — {ROLE_LABELS.get(person.role, person.role)}"
+                       + (f", {unit.name}" if unit else ""))
+        while True:
+            line = await self.read("Số> ")
+            if line is None or line.strip() in QUIT:
+                return None
+            picked = self._pick(line, rows)
+            if picked is not None:
+                return picked
+            self.write(f"Không hiểu «{line.strip()}». Hãy gõ một số từ 1 đến {len(rows)}, hoặc một phần họ tên.")
+
+    @staticmethod
+    def _pick(line: str, rows: list[tuple[Person, Unit | None]]) -> Person | None:
+        text = line.strip()
+        if text.isdigit() and 1 <= int(text) <= len(rows):
+            return rows[int(text) - 1][0]
+        matches = [p for p, _ in rows if text and text.lower() in p.name.lower()]
+        return matches[0] if len(matches) == 1 else None
+
+    async def chat_as(self, person: Person) -> bool:
+        """Chat until the user switches (True) or quits (False)."""
+        sender = Sender(channel=CHANNEL, user_id=str(person.id), chat_id=str(person.id), name=person.name)
+        async with self.db.session() as session:
+            await bind_identity(session, person, channel=CHANNEL, external_id=sender.user_id,
+                                chat_id=sender.chat_id, username=None, now=self.clock.now())
+        self.write(f"\nBạn đang là {person.name}. Gõ /help để xem các lệnh.")
+        await self.deliver(await self.conversation.handle(Incoming.from_text(sender, "/help")))
+        while True:
+            line = await self.read(f"{person.name}> ")
+            if line is None or line.strip() in QUIT:
+                return False
+            if line.strip() in SWITCH:
+                self.choices = []
+                return True
+            if not line.strip():
+                continue
+            await self.deliver(await self.conversation.handle(self.incoming(sender, line)))
+
+    def incoming(self, sender: Sender, line: str) -> Incoming:
+        text = line.strip()
+        if text.isdigit() and self.choices and 1 <= int(text) <= len(self.choices):
+            return Incoming(sender=sender, choice=self.choices[int(text) - 1].choice)
+        return Incoming.from_text(sender, text)
+
+    async def deliver(self, replies: list[Reply]) -> None:
+        self.choices = []
+        for reply in replies:
+            self.write("")
+            self.write(reply.text)
+            for row in reply.buttons:
+                for button in row:
+                    self.choices.append(button)
+                    self.write(f"  [{len(self.choices)}] {button.label}")
+            for attachment in (reply.document, reply.image):
+                if attachment is not None:
+                    self.write(f"  📎 {self.save(attachment.name, attachment.data)}")
+
+    def save(self, name: str, data: bytes) -> str:
+        if self.outbox_dir is None:
+            return f"{name} ({len(data)} byte)"
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        path = self.outbox_dir / Path(name).name
+        path.write_bytes(data)
+        return str(path)

@@ -1,0 +1,64 @@
+"""How dates, deadlines and states read in Vietnamese. Pure functions, given ``now``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from schedules.calendar import WorkCalendar
+
+WEEKDAYS = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+
+STATUS_LABELS = {
+    "pending": "chưa nộp",
+    "submitted": "đã nộp, chờ duyệt",
+    "accepted": "đã duyệt",
+    "returned": "bị trả lại",
+    "excused": "được miễn",
+}
+
+ROLE_LABELS = {
+    "officer": "công chức phụ trách",
+    "head": "thủ trưởng đơn vị",
+    "coordinator": "điều phối (Phòng Nội vụ)",
+    "leader": "lãnh đạo",
+    "admin": "quản trị",
+}
+
+
+def day(d: date) -> str:
+    return d.strftime("%d/%m/%Y")
+
+
+def day_with_weekday(d: date) -> str:
+    return f"{WEEKDAYS[d.weekday()]} {day(d)}"
+
+
+def instant(at: datetime, tz: ZoneInfo) -> str:
+    local = at.astimezone(tz)
+    return local.strftime("%H:%M %d/%m/%Y")
+
+
+def due(phrase: str, due_at: datetime, tz: ZoneInfo) -> str:
+    """The letter's phrase beside the computed instant: «trước ngày 20/11/2024» (hết ngày thứ Ba 19/11/2024)."""
+    local = due_at.astimezone(tz).date()
+    return f"«{phrase}» (hết ngày {day_with_weekday(local)})"
+
+
+def remaining(due_at: datetime, now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> str:
+    """Working days left, due today, or days overdue."""
+    today = now.astimezone(tz).date()
+    due_day = due_at.astimezone(tz).date()
+    if now > due_at:
+        late = (today - due_day).days
+        return f"quá hạn {late} ngày" if late > 0 else "đã quá hạn"
+    if due_day == today:
+        return "hạn cuối là hôm nay"
+    left = calendar.working_days_between(today, due_day)
+    if left <= 0:
+        return "hạn rơi vào ngày nghỉ, còn hôm nay"
+    return f"còn {left} ngày làm việc"
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)}%" if whole else "0%"

@@ -1,0 +1,121 @@
+"""The console chat over the demo, through the same handlers Telegram uses."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import date, timedelta
+
+import pytest
+
+from bot.console import ConsoleChannel
+from bot.demo import DELIVERED, PEOPLE, TASKS, DemoNotEmpty, load_demo, shifted_tasks, week_shift
+from handlers.chat import Incoming, Sender
+from handlers.conversation import Conversation, HandlerContext
+from schedules.calendar import WorkCalendar
+from schedules.clock import FixedClock
+from schedules.deadlines import parse_deadline
+from storage.models import Person
+from tests.conftest import VN, vn
+
+
+class Script:
+    """Feeds lines to the console and collects what it writes."""
+
+    def __init__(self, *lines: str) -> None:
+        self.lines = deque(lines)
+        self.out: list[str] = []
+
+    async def read(self, prompt: str) -> str | None:
+        return self.lines.popleft() if self.lines else None
+
+    def write(self, text: str) -> None:
+        self.out.append(text)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.out)
+
+
+def conversation(db, clock) -> Conversation:
+    return Conversation(HandlerContext(db=db, clock=clock, tz=VN, calendar=WorkCalendar()))
+
+
+@pytest.fixture
+async def demo_db(sqlite_db):
+    await load_demo(sqlite_db, now=vn(2026, 11, 21, 9), tz=VN)
+    return sqlite_db
+
+
+def person_number(name: str) -> str:
+    """The number the console shows for a person (leaders, coordinators, heads, officers)."""
+    order = ["leader", "coordinator", "admin", "head", "officer"]
+    codes = sorted(PEOPLE, key=lambda p: (order.index(p[1]), p[2]))
+    return str([p[0] for p in codes].index(name) + 1)
+
+
+async def test_leader_sees_the_demo_board_with_deadlines_and_who_delivered(demo_db):
+    clock = FixedClock(vn(2026, 11, 21, 9))
+    script = Script(person_number("Lê Quang Vinh"), "/status", "/thoat")
+    await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
+    out = script.text
+    for task, _ in shifted_tasks(date(2026, 11, 21)):
+        assert task.title in out
+    # chậm nhất ngày: due at the end of that day; trước ngày: at the end of the day before
+    assert "«chậm nhất ngày 27/11/2026» (hết ngày thứ Sáu 27/11/2026)" in out
+    assert "«trước ngày 02/12/2026» (hết ngày thứ Ba 01/12/2026)" in out
+    assert "Đã nộp 2/5 (40%)" in out
+    assert "✅ Đã nộp: Phòng Nội vụ, Phòng Tư pháp" in out
+    # 24/11/2026 is Vietnam Cultural Day: Mon 23, Wed 25, Thu 26, Fri 27 are the working days left
+    assert "còn 4 ngày làm việc" in out
+
+
+async def test_officer_sees_only_their_unit_and_can_switch_person(demo_db):
+    clock = FixedClock(vn(2026, 11, 21, 9))
+    script = Script(person_number("Nguyễn Văn An"), "/tasks", "/status", "/doi", "Thị Hương", "/tasks", "/nope", "/thoat")
+    await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
+    out = script.text
+    an_part, huong_part = out.split("Bạn đang là Nguyễn Thị Hương")
+    assert "📋 Việc của Thị trấn Hồ Xá:" in an_part
+    assert "Trạng thái: đã duyệt" in an_part  # the demo has Hồ Xá's PAPI report accepted
+    as_an = an_part.split("Bạn đang là Nguyễn Văn An")[1].split("Bạn là ai?")[0]
+    assert "Thị trấn Hồ Xá" in as_an and "Xã Vĩnh Thái" not in as_an and "Phòng Tư pháp" not in as_an
+    assert "📋 Các nhiệm vụ đang theo dõi:" in huong_part
+    assert "Không có lệnh /nope" in huong_part
+
+
+async def test_bad_choice_gets_an_answer_and_end_of_input_quits(demo_db):
+    clock = FixedClock(vn(2026, 11, 21, 9))
+    script = Script("999", "không ai")
+    await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
+    assert "Không hiểu «999»" in script.text and "Không hiểu «không ai»" in script.text
+
+
+async def test_unregistered_sender_gets_no_data(demo_db):
+    clock = FixedClock(vn(2026, 11, 21, 9))
+    replies = await conversation(demo_db, clock).handle(
+        Incoming.from_text(Sender("telegram", "777", "777"), "/status"))
+    assert len(replies) == 1 and "chưa được đăng ký" in replies[0].text
+    assert "Báo cáo" not in replies[0].text and "Xã" not in replies[0].text
+
+
+async def test_demo_loads_only_into_an_empty_database(demo_db):
+    with pytest.raises(DemoNotEmpty):
+        await load_demo(demo_db, now=vn(2026, 11, 21, 9), tz=VN)
+
+
+@pytest.mark.parametrize("today", [date(2024, 11, 1), date(2026, 11, 21), date(2027, 2, 28), date(2030, 6, 1)])
+def test_demo_deadlines_lie_ahead_with_the_letters_order_spacing_and_weekdays(today):
+    shifted = shifted_tasks(today)
+    originals = [task.day for task in TASKS]
+    parsed = [parse_deadline(phrase, today, VN) for _, phrase in shifted]
+    moved = [d.due_date + (timedelta(days=1) if d.kind == "before" else timedelta()) for d in parsed]
+    assert all(d.due_date > today for d in parsed)
+    assert [(b - a) for a, b in zip(originals, originals[1:])] == [(b - a) for a, b in zip(moved, moved[1:])]
+    assert [d.weekday() for d in moved] == [d.weekday() for d in originals]
+    assert [p.kind for p in parsed] == ["by"] * 4 + ["before"] * 3
+    assert week_shift(today, min(originals)).days % 7 == 0
+
+
+def test_demo_marks_a_few_units_done():
+    assert 3 <= len(DELIVERED) < 10
+    assert {name for name, role, _ in PEOPLE if role == "leader"} and any(r == "coordinator" for _, r, _ in PEOPLE)
