@@ -1,0 +1,119 @@
+"""Content-addressed store for evidence files.
+
+A file lives under its SHA-256: ``sha256/ab/cd/abcd…`` below the store's root, never under the
+name the sender gave it. Writes are atomic (temporary file in the same directory, fsync, rename),
+so a reader sees either nothing or the whole file, and storing the same bytes twice is a no-op.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["EvidenceStore", "StoredFile"]
+
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+_KEY = re.compile(r"sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    key: str  # "sha256/ab/cd/<hex>", relative to the store's root
+    sha256: str  # hex digest of the content
+    size: int  # bytes
+    created: bool  # False when the same content was already stored
+
+
+class EvidenceStore:
+    """Evidence files on the local file system, addressed by content. Creates directories lazily."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def key_for(digest: str) -> str:
+        return f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+
+    def put(self, data: bytes) -> StoredFile:
+        """Store ``data`` and return where it lives; idempotent for the same bytes.
+
+        Two concurrent puts of the same new bytes may both report ``created``; the file is still
+        written whole, once per rename.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        key = self.key_for(digest)
+        final = self.path(key)
+        size = len(data)
+        try:
+            existing = final.stat().st_size
+        except FileNotFoundError:
+            existing = None
+        if existing == size:
+            return StoredFile(key=key, sha256=digest, size=size, created=False)
+        if existing is not None:
+            log.warning("evidence %s has %d bytes on disk, expected %d; rewriting it", key, existing, size)
+
+        directory = final.parent
+        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(prefix=".incoming-", suffix=".tmp", dir=directory)
+        temp: str | None = temp_name
+        try:
+            with os.fdopen(fd, "wb") as out:
+                os.fchmod(out.fileno(), FILE_MODE)
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp_name, final)
+            temp = None
+            _fsync_directory(directory)
+        finally:
+            if temp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+        return StoredFile(key=key, sha256=digest, size=size, created=True)
+
+    def path(self, key: str) -> Path:
+        """The file's path; ValueError for anything that is not a key this store makes.
+
+        Only ``sha256/ab/cd/<64 lowercase hex>`` with matching prefixes is accepted, so ``..``,
+        absolute paths, backslashes and the like never reach the file system.
+        """
+        match = _KEY.fullmatch(key) if isinstance(key, str) else None
+        if match is None or not match.group(3).startswith(match.group(1) + match.group(2)):
+            raise ValueError(f"not an evidence key: {key!r}")
+        return self.root.joinpath(*key.split("/"))
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def open(self, key: str) -> BinaryIO:
+        """The stored file opened for binary reading; FileNotFoundError when absent."""
+        return self.path(key).open("rb")
+
+    def read(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable. Best effort: not every platform lets a directory be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
