@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +23,8 @@ roster_cli = typer.Typer(help="Danh sách đơn vị và cán bộ.", no_args_is
 task_cli = typer.Typer(help="Nhiệm vụ và hạn nộp.", no_args_is_help=True)
 cli.add_typer(roster_cli, name="roster")
 cli.add_typer(task_cli, name="task")
+letter_cli = typer.Typer(help="Công văn: đọc và đề xuất nhiệm vụ.", no_args_is_help=True)
+cli.add_typer(letter_cli, name="letter")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -83,17 +87,30 @@ def demo() -> None:
 @cli.command()
 def run() -> None:
     """Chạy bot: qua Telegram khi có TELEGRAM_BOT_TOKEN, nếu không thì trò chuyện ngay trên máy."""
-    from bot.console import ConsoleChannel
+    from bot.app import run_telegram
+    from bot.console import ConsoleChannel, ConsoleTransport, fetch_local
     from bot.demo import is_empty, load_demo
+    from bot.sender import Limits, RateLimiter
 
     async def work(app: App) -> None:
+        logging.basicConfig(level=app.settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         if app.settings.token:
-            fail("Kênh Telegram chưa được bật trong phiên bản này; bỏ TELEGRAM_BOT_TOKEN để chạy trên máy.")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            typer.echo("Đôn Đốc đang chạy trên Telegram. Nhấn Ctrl+C để dừng.")
+            await run_telegram(app, stop=stop)
+            return
         if await is_empty(app.db):
             await load_demo(app.db, now=app.clock.now(), tz=app.settings.tz)
             typer.echo("Cơ sở dữ liệu trống: đã nạp dữ liệu mẫu để bạn dùng thử.")
+        app.transports["console"] = ConsoleTransport(app.db)
+        app.ctx.fetch_file = fetch_local
+        sender = app.sender(limiter=RateLimiter(Limits(global_per_s=1000, per_chat_interval_s=0)))
         console = ConsoleChannel(app.conversation, app.db, app.clock,
-                                 outbox_dir=app.settings.data_dir / "console-files")
+                                 outbox_dir=app.settings.data_dir / "console-files", after_message=sender.drain)
         await console.run()
 
     with_app(work)
@@ -253,6 +270,70 @@ def task_list() -> None:
                 + ("  · ký số" if t.signature_required else "") for t in tasks]
 
     typer.echo("\n".join(with_app(work)))
+
+
+@letter_cli.command("import")
+def letter_import(
+    file: Annotated[Path, typer.Argument(help="công văn: .docx, .pdf (có lớp chữ) hoặc .txt",
+                                         exists=True, dir_okay=False, readable=True)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="chỉ xem bản đề xuất, không ghi gì")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="in kết quả dạng JSON")] = False,
+) -> None:
+    """Đọc công văn, đề xuất nhiệm vụ (hạn, đơn vị, chủ trì) rồi tạo các nhiệm vụ đủ hạn và đơn vị."""
+    import json
+
+    from handlers.letters import (LetterDraft, LetterError, SavedLetter, check_size, extract_letter, letter_text,
+                                  render_draft, roster_refs, save_draft, skip_reason)
+    from handlers.texts import due
+
+    nothing = "Không nhập được công văn, chưa ghi gì vào cơ sở dữ liệu."
+    try:
+        check_size(file.stat().st_size)
+        text = letter_text(file.read_bytes(), file.name)
+    except LetterError as exc:
+        fail(f"{nothing} {exc}")
+
+    async def work(app: App) -> tuple[LetterDraft, SavedLetter | None]:
+        now = app.clock.now()
+        tz = app.settings.tz
+        async with app.db.session() as session:
+            units = await roster_refs(session)
+            if not units:
+                fail(f"{nothing} Chưa có danh sách đơn vị; nhập trước: dondoc roster import …")
+            draft = extract_letter(text, units, now.astimezone(tz).date(), tz)
+            if dry_run:
+                return draft, None
+            return draft, await save_draft(session, draft, now=now, source_text=text, actor="cli:letter import")
+
+    try:
+        draft, saved = with_app(work)
+    except LetterError as exc:
+        fail(f"{nothing} {exc}")
+    tz = settings_or_exit().tz
+    created = [(task, row) for task, row in saved.created] if saved else []
+    skipped = saved.skipped if saved else [(t, skip_reason(t)) for t in draft.tasks if skip_reason(t)]
+    if as_json:
+        payload = draft.to_json() | {
+            "dry_run": dry_run,
+            "created": [{"id": row.id, "title": row.title} for _, row in created],
+            "skipped": [{"title": task.title, "item": task.item, "reason": reason} for task, reason in skipped],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(render_draft(draft, tz))
+        typer.echo("")
+        if dry_run:
+            ready = sum(1 for t in draft.tasks if not skip_reason(t))
+            typer.echo(f"Chạy thử: chưa ghi gì. Bỏ --dry-run để tạo {ready} nhiệm vụ đủ hạn và đơn vị.")
+        for task, row in created:
+            typer.echo(f"✅ Đã tạo nhiệm vụ #{row.id}: {row.title}\n    Hạn: {due(row.deadline_phrase, row.due_at, tz)}"
+                       f" · {len(task.units)} đơn vị")
+        if skipped:
+            typer.echo(f"Bỏ qua {len(skipped)} nhiệm vụ (tạo bằng tay khi cần: dondoc task add …):")
+            for task, reason in skipped:
+                typer.echo(f"  - {task.title}" + (f" [mục {task.item}]" if task.item else "") + f": {reason}")
+    if not dry_run and not created:
+        fail("Không tạo được nhiệm vụ nào từ công văn này (cần có hạn và đơn vị nhận).")
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from handlers.chat import Button, Incoming, Reply, Sender
+from handlers.chat import Button, Incoming, IncomingFile, Reply, Sender
 from handlers.conversation import Conversation
 from handlers.texts import ROLE_LABELS
 from schedules.clock import Clock
@@ -21,6 +21,7 @@ from storage.queries import bind_identity, list_people
 
 CHANNEL = "console"
 QUIT = {"/thoat", "/thoát", "/quit", "/exit"}
+SEND_FILE = {"/gui", "/gửi", "/send"}
 SWITCH = {"/doi", "/đổi", "/switch"}
 
 Reader = Callable[[str], Awaitable[str | None]]
@@ -41,8 +42,10 @@ def stdout_writer(text: str) -> None:
 
 class ConsoleChannel:
     def __init__(self, conversation: Conversation, db: Database, clock: Clock, *,
-                 read: Reader = stdin_reader, write: Writer = stdout_writer, outbox_dir: Path | None = None) -> None:
+                 read: Reader = stdin_reader, write: Writer = stdout_writer, outbox_dir: Path | None = None,
+                 after_message: Callable[[], Awaitable[object]] | None = None) -> None:
         self.conversation = conversation
+        self.after_message = after_message
         self.db = db
         self.clock = clock
         self.read = read
@@ -106,12 +109,30 @@ class ConsoleChannel:
             if not line.strip():
                 continue
             await self.deliver(await self.conversation.handle(self.incoming(sender, line)))
+            if self.after_message is not None:
+                await self.after_message()
 
     def incoming(self, sender: Sender, line: str) -> Incoming:
         text = line.strip()
         if text.isdigit() and self.choices and 1 <= int(text) <= len(self.choices):
             return Incoming(sender=sender, choice=self.choices[int(text) - 1].choice)
+        command, _, argument = text.partition(" ")
+        if command in SEND_FILE:
+            return self.file_message(sender, argument.strip().strip('"'))
         return Incoming.from_text(sender, text)
+
+    @staticmethod
+    def file_message(sender: Sender, path_text: str) -> Incoming:
+        """``/gui đường/dẫn/tệp.pdf [chú thích]``: send a file from this computer, as if attached in chat."""
+        path = Path(path_text).expanduser()
+
+        async def fetch() -> bytes:
+            return await asyncio.to_thread(path.read_bytes)
+
+        size = path.stat().st_size if path.is_file() else None
+        if size is None:
+            return Incoming.from_text(sender, f"/gui {path_text}")
+        return Incoming(sender=sender, file=IncomingFile(path.name, size, None, fetch, str(path)))
 
     async def deliver(self, replies: list[Reply]) -> None:
         self.choices = []
@@ -133,3 +154,29 @@ class ConsoleChannel:
         path = self.outbox_dir / Path(name).name
         path.write_bytes(data)
         return str(path)
+
+
+async def fetch_local(channel: str, ref: str) -> bytes:
+    """Fetch again a file sent from this computer (the reference is its path)."""
+    if channel != CHANNEL:
+        raise ValueError(f"cannot fetch a {channel} file from the console")
+    return await asyncio.to_thread(Path(ref).read_bytes)
+
+
+class ConsoleTransport:
+    """Messages queued for console identities (other people of the roster) are printed here."""
+
+    channel = CHANNEL
+
+    def __init__(self, db: Database, write: Writer = stdout_writer) -> None:
+        self.db = db
+        self.write = write
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+        async with self.db.session() as session:
+            person = await session.get(Person, int(chat_id))
+        name = person.name if person else f"#{chat_id}"
+        self.write(f"\n📨 [Tin nhắn gửi tới {name}]\n{reply.text}")
+        for row in reply.buttons:
+            self.write("  " + "  ".join(f"[{button.label}]" for button in row))
+        return None

@@ -6,6 +6,7 @@ the key (``load_settings`` raises ``SettingsError``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import time
 from pathlib import Path
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     reminder_ladder: tuple[Rung, ...] = DEFAULT_LADDER
     invite_ttl_days: int = Field(default=14, ge=1, le=365)
     trust_roots_dir: Path | None = None
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1:8080"
     log_level: str = "INFO"
 
     @field_validator("timezone")
@@ -59,7 +63,7 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("telegram_api_base", "trust_roots_dir", mode="before")
+    @field_validator("telegram_api_base", "trust_roots_dir", "webhook_url", "webhook_secret", mode="before")
     @classmethod
     def _blank_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -79,6 +83,21 @@ class Settings(BaseSettings):
     def _parse_digest_time(cls, value: object) -> object:
         return _parse_hhmm(value) if isinstance(value, str) else value
 
+    @field_validator("webhook_secret")
+    @classmethod
+    def _telegram_secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()):
+            raise ValueError("1-256 characters: letters, digits, _ and - (Telegram's rule)")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
     @field_validator("bot_username")
     @classmethod
     def _strip_at(cls, value: str | None) -> str | None:
@@ -97,6 +116,13 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def secret_token(self) -> str:
+        """The webhook's secret header: WEBHOOK_SECRET, or one derived from the bot token."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        return hashlib.sha256(f"dondoc-webhook:{self.token}".encode()).hexdigest()[:48]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -29,6 +29,8 @@ class IncomingFile:
     size: int | None
     mime_type: str | None
     fetch: Callable[[], Awaitable[bytes]]
+    ref: str | None = None
+    """The platform's own id for the file, so it can be fetched again later (``HandlerContext.fetch_file``)."""
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,22 @@ class Reply:
     image: OutFile | None = None
     edit: bool = False
     """Replace the message whose button was pressed, where the channel can."""
+
+
+def reply_to_payload(reply: Reply) -> dict:
+    """A reply as JSON for the outbox (documents and images are not queued, only text and buttons)."""
+    return {
+        "text": reply.text,
+        "buttons": [[{"label": b.label, "choice": b.choice} for b in row] for row in reply.buttons],
+    }
+
+
+def payload_to_reply(payload: dict) -> Reply:
+    return Reply(
+        text=payload["text"],
+        buttons=[[Button(b["label"], b["choice"]) for b in row] for row in payload.get("buttons", [])],
+    )
+
+
+class FileTooLarge(Exception):
+    """The platform refuses to hand the bot this file (Telegram: over 20 MB)."""

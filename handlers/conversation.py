@@ -1,29 +1,36 @@
 """The conversation: one entry point for every channel.
 
 ``Conversation.handle`` takes a neutral ``Incoming``, opens one unit of work, finds who is talking,
-checks their role, calls the one function for the command and renders the reply. Handlers are thin:
-the rules live in ``storage`` and ``schedules``.
+checks their role, calls the one function for the command, button or file, and returns the replies.
+Handlers are thin: the rules live in ``storage`` and ``schedules``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import board as board_views
+from handlers import intake, onboarding, review
 from handlers import messages as m
 from handlers.chat import Incoming, Reply
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock
 from storage.db import Database
 from storage.models import Person, Role, Unit
-from storage.queries import person_by_identity
+from storage.queries import get_state, person_by_identity
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.coordinator, Role.leader, Role.admin})
+REVIEWERS = frozenset({Role.coordinator, Role.admin})
+TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+FileFetcher = Callable[[str, str], Awaitable[bytes]]
 
 
 @dataclass
@@ -35,6 +42,13 @@ class HandlerContext:
     tz: ZoneInfo
     calendar: WorkCalendar
     bot_username: str | None = None
+    inspector: Any = None
+    """``storage.pdfcheck.PdfInspector``: checks untrusted PDFs in a worker process."""
+    store: Any = None
+    """``storage.filestore.EvidenceStore``: content-addressed evidence files."""
+    fetch_file: FileFetcher | None = None
+    """Fetch a file again by (channel, platform file reference)."""
+    max_file_bytes: int = TELEGRAM_DOWNLOAD_LIMIT
 
 
 @dataclass(frozen=True)
@@ -46,17 +60,15 @@ class Request:
     person: Person
     unit: Unit | None
     ctx: HandlerContext
+    now: datetime
 
     @property
     def role(self) -> Role:
         return Role(self.person.role)
 
-    @property
-    def now(self):
-        return self.ctx.clock.now()
-
 
 Handler = Callable[[Request], Awaitable[list[Reply]]]
+ChoiceHandler = Callable[..., Awaitable[list[Reply]]]
 
 
 @dataclass(frozen=True)
@@ -67,36 +79,78 @@ class Command:
     summary: str
 
 
+@dataclass(frozen=True)
+class Choice:
+    """A button: ``prefix:arg:arg`` with integer arguments."""
+
+    prefix: str
+    handler: ChoiceHandler
+    roles: frozenset[Role]
+    arity: int
+
+
 class Conversation:
     """Routes neutral messages to handlers; the same object serves every channel."""
 
     def __init__(self, ctx: HandlerContext) -> None:
         self.ctx = ctx
         self.commands: dict[str, Command] = {}
+        self.choices: dict[str, Choice] = {}
+        self.states: dict[str, Callable[[Request, dict], Awaitable[list[Reply]]]] = {}
         for command in (
-            Command("help", self._help, ALL_ROLES, "hướng dẫn sử dụng"),
-            Command("tasks", board_views.tasks, ALL_ROLES, "việc của đơn vị và hạn nộp"),
+            Command("tasks", board_views.tasks, ALL_ROLES, "việc cần nộp và hạn nộp"),
             Command("status", board_views.status, ALL_ROLES, "tình hình nộp báo cáo"),
+            Command("late", board_views.late, STAFF, "các đơn vị quá hạn"),
+            Command("review", review.pending_reviews, REVIEWERS, "hồ sơ chờ xem xét"),
+            Command("log", board_views.log, ALL_ROLES, "nhật ký: /log, /log #SỐ hoặc /log MÃ_ĐƠN_VỊ"),
+            Command("export", board_views.export, STAFF, "xuất bảng tổng hợp Excel"),
+            Command("help", self._help, ALL_ROLES, "hướng dẫn sử dụng"),
         ):
             self.register(command)
+        for choice in (
+            Choice("submit", intake.on_submit_button, ALL_ROLES, 1),
+            Choice("pick", intake.on_pick, ALL_ROLES, 1),
+            Choice("accept", review.accept, REVIEWERS, 2),
+            Choice("return", review.ask_reason, REVIEWERS, 2),
+            Choice("file", review.send_file, STAFF, 1),
+            Choice("task", board_views.task_units, ALL_ROLES, 1),
+            Choice("cancel", review.cancel, ALL_ROLES, 0),
+        ):
+            self.register_choice(choice)
+        self.states["return_reason"] = review.return_with_reason
 
     def register(self, command: Command) -> None:
         self.commands[command.name] = command
+
+    def register_choice(self, choice: Choice) -> None:
+        self.choices[choice.prefix] = choice
 
     def menu(self, role: Role) -> list[Command]:
         """The commands a role may use, in the order they were registered."""
         return [c for c in self.commands.values() if role in c.roles]
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
+        now = self.ctx.clock.now()
         async with self.ctx.db.session() as session:
             sender = incoming.sender
             person = await person_by_identity(session, sender.channel, sender.user_id)
+            if incoming.command == "start":
+                replies = await onboarding.start(incoming, session, person, now)
+                if replies is not None:
+                    return replies
             if person is None:
                 return [Reply(m.NOT_REGISTERED)]
             unit = await session.get(Unit, person.unit_id) if person.unit_id else None
-            request = Request(incoming, session, person, unit, self.ctx)
-            if incoming.command is None:
-                return [Reply(m.PLAIN_TEXT_HINT)]
+            request = Request(incoming, session, person, unit, self.ctx, now)
+            return await self._route(request)
+
+    async def _route(self, request: Request) -> list[Reply]:
+        incoming = request.incoming
+        if incoming.choice is not None:
+            return await self._choice(request, incoming.choice)
+        if incoming.file is not None:
+            return await intake.on_file(request)
+        if incoming.command is not None:
             if incoming.command == "start":
                 return await self._help(request)
             command = self.commands.get(incoming.command)
@@ -105,6 +159,19 @@ class Conversation:
             if request.role not in command.roles:
                 return [Reply(m.FORBIDDEN)]
             return await command.handler(request)
+        state = await get_state(request.session, request.person.id, request.now)
+        if state is not None and state.kind in self.states:
+            return await self.states[state.kind](request, state.data)
+        return [Reply(m.PLAIN_TEXT_HINT)]
+
+    async def _choice(self, request: Request, data: str) -> list[Reply]:
+        prefix, *raw = data.split(":")
+        choice = self.choices.get(prefix)
+        if choice is None or len(raw) != choice.arity or not all(part.isdigit() for part in raw):
+            return [Reply(m.UNKNOWN_CHOICE)]
+        if request.role not in choice.roles:
+            return [Reply(m.FORBIDDEN)]
+        return await choice.handler(request, *(int(part) for part in raw))
 
     async def _help(self, request: Request) -> list[Reply]:
         lines = [f"/{c.name} — {c.summary}" for c in self.menu(request.role)]

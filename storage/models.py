@@ -203,6 +203,10 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     sent_at: datetime | None = _instant(default=None, nullable=True, index=True)
     failed_at: datetime | None = _instant(default=None, nullable=True)
+    claimed_until: datetime | None = _instant(default=None, nullable=True)
+    sent_message_id: str | None = Field(default=None, max_length=64)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
+    kind: str = Field(default="notice", max_length=32)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -215,3 +219,14 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=32)
     entity_id: int | None = None
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ConversationState(SQLModel, table=True):
+    """What the bot is waiting for from one person (a reason, a file, a choice); survives restarts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", unique=True)
+    kind: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    expires_at: datetime = _instant()
+    updated_at: datetime = _instant()

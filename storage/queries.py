@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +16,7 @@ from storage.models import (
     AssignmentStatus,
     AuditEvent,
     ChannelIdentity,
+    ConversationState,
     Invite,
     Letter,
     Person,
@@ -266,8 +267,14 @@ async def board(
     if task_id is not None:
         query = query.where(Assignment.task_id == task_id)
     rows = (await session.exec(query)).all()
-    letters = {l.id: l for l in (await session.exec(select(Letter))).all()}
-    units = {u.id: u for u in (await session.exec(select(Unit))).all()}
+    letter_ids = {task.letter_id for _, task, _ in rows if task.letter_id is not None}
+    lead_ids = {task.lead_unit_id for _, task, _ in rows if task.lead_unit_id is not None}
+    letters = {l.id: l for l in (await session.exec(select(Letter).where(col(Letter.id).in_(letter_ids)))).all()
+               } if letter_ids else {}
+    units = {u.id: u for _, _, u in rows}
+    missing = lead_ids - units.keys()
+    if missing:
+        units.update({u.id: u for u in (await session.exec(select(Unit).where(col(Unit.id).in_(missing)))).all()})
     boards: dict[int, TaskBoard] = {}
     for assignment, task, unit in rows:
         entry = boards.get(task.id)
@@ -301,3 +308,81 @@ async def open_assignment_count(session: AsyncSession) -> int:
 
 async def count_rows(session: AsyncSession, model: type) -> int:
     return (await session.exec(select(func.count()).select_from(model))).one()
+
+
+# --- onboarding -------------------------------------------------------------------------------
+
+
+class InviteProblem(ValueError):
+    """An invite cannot be used: ``reason`` is unknown, used or expired."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+async def redeem_invite(
+    session: AsyncSession, code: str, *, channel: str, external_id: str, chat_id: str,
+    display_name: str | None, username: str | None, now: datetime,
+) -> Person:
+    """Use a single-use invite: bind the chat account to the invite's person (created if needed)."""
+    invite = (await session.exec(select(Invite).where(Invite.code == code.strip()))).first()
+    if invite is None:
+        raise InviteProblem("unknown")
+    if invite.used_at is not None:
+        raise InviteProblem("used")
+    if invite.expires_at <= now:
+        raise InviteProblem("expired")
+    claimed = await session.exec(
+        update(Invite).where(Invite.id == invite.id, Invite.used_at == None)  # noqa: E711
+        .values(used_at=now).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise InviteProblem("used")
+    person = await session.get(Person, invite.person_id) if invite.person_id else None
+    if person is None:
+        person = Person(name=(display_name or username or f"{channel} {external_id}").strip()[:255],
+                        role=invite.role, unit_id=invite.unit_id, created_at=now, updated_at=now)
+        session.add(person)
+        await session.flush()
+        session.add(AuditEvent(at=now, actor=f"{channel}:{external_id}", action="person.created", entity="person",
+                               entity_id=person.id, details={"invite": invite.id, "role": invite.role}))
+    invite.used_at = now
+    invite.used_by_person_id = person.id
+    await bind_identity(session, person, channel=channel, external_id=external_id, chat_id=chat_id,
+                        username=username, now=now)
+    return person
+
+
+# --- conversation state -----------------------------------------------------------------------
+
+
+async def get_state(session: AsyncSession, person_id: int, now: datetime) -> ConversationState | None:
+    state = (await session.exec(select(ConversationState).where(ConversationState.person_id == person_id))).first()
+    return state if state is not None and state.expires_at > now else None
+
+
+async def set_state(session: AsyncSession, person_id: int, kind: str, data: dict, *, now: datetime,
+                    ttl: timedelta = timedelta(hours=24)) -> None:
+    state = (await session.exec(select(ConversationState).where(ConversationState.person_id == person_id))).first()
+    if state is None:
+        state = ConversationState(person_id=person_id, kind=kind, data=data, expires_at=now + ttl, updated_at=now)
+        session.add(state)
+    else:
+        state.kind, state.data, state.expires_at, state.updated_at = kind, data, now + ttl, now
+    await session.flush()
+
+
+async def clear_state(session: AsyncSession, person_id: int, *, now: datetime) -> None:
+    state = (await session.exec(select(ConversationState).where(ConversationState.person_id == person_id))).first()
+    if state is not None:
+        state.kind, state.data, state.expires_at, state.updated_at = "idle", {}, now, now
+
+
+# --- people by role ---------------------------------------------------------------------------
+
+
+async def people_with_roles(session: AsyncSession, roles: list[Role], *, unit_id: int | None = None) -> list[Person]:
+    query = select(Person).where(col(Person.role).in_([r.value for r in roles]), Person.active == True)  # noqa: E712
+    if unit_id is not None:
+        query = query.where(Person.unit_id == unit_id)
+    return list((await session.exec(query.order_by(Person.id))).all())

@@ -1,0 +1,239 @@
+"""The Telegram channel (aiogram 3): updates → neutral ``Incoming``; neutral ``Reply`` → Bot API calls.
+
+Long polling by default; webhook mode when ``WEBHOOK_URL`` is set, with Telegram's secret-token header
+checked by aiogram's ``SimpleRequestHandler`` (a request without it is refused). ``TELEGRAM_API_BASE``
+points the bot at another Bot API server (a local one, or the tests' fake).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from sqlmodel import col, select
+
+from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
+from handlers.chat import FileTooLarge, Incoming, IncomingFile, Reply, Sender
+from handlers.conversation import Conversation
+from storage.db import Database
+from storage.models import ChannelIdentity, Person, Role
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+STAFF_ROLES = (Role.coordinator.value, Role.leader.value, Role.admin.value)
+
+
+def make_bot(token: str, api_base: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/"))) if api_base else AiohttpSession()
+    return Bot(token, session=session)
+
+
+def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Cut a long text at line breaks (or hard, for a single overlong line) into Telegram-sized parts."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=b.label, callback_data=b.choice) for b in row] for row in reply.buttons])
+
+
+async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message: Message | None = None) -> int | None:
+    """Render one neutral reply; returns the id of the last message sent (the one with the buttons)."""
+    markup = keyboard(reply)
+    last: int | None = None
+    if reply.edit and edit_message is not None and len(reply.text) <= MESSAGE_LIMIT and not reply.document:
+        try:
+            await bot.edit_message_text(text=reply.text, chat_id=chat_id, message_id=edit_message.message_id,
+                                        reply_markup=markup)
+            return edit_message.message_id
+        except TelegramBadRequest as exc:  # not modified, too old to edit …: send it as a new message
+            log.info("edit failed, sending instead: %s", exc)
+    attachment = reply.document or reply.image
+    if attachment is not None:
+        caption = reply.text if len(reply.text) <= CAPTION_LIMIT else None
+        upload = BufferedInputFile(attachment.data, filename=attachment.name)
+        send = bot.send_photo if reply.image is not None and reply.document is None else bot.send_document
+        kwargs = {"photo": upload} if send == bot.send_photo else {"document": upload}
+        message = await send(chat_id=chat_id, caption=caption, reply_markup=markup if caption else None, **kwargs)
+        last = message.message_id
+        if caption is not None:
+            return last
+    parts = split_text(reply.text)
+    for index, part in enumerate(parts):
+        message = await bot.send_message(chat_id=chat_id, text=part,
+                                         reply_markup=markup if index == len(parts) - 1 else None)
+        last = message.message_id
+    return last
+
+
+class TelegramTransport:
+    """The sender's way out to Telegram: Bot API errors become the sender's delivery errors."""
+
+    channel = CHANNEL
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+        try:
+            message_id = await send_reply(self.bot, int(chat_id), reply)
+        except TelegramRetryAfter as exc:
+            raise RetryLater(exc.retry_after) from exc
+        except TelegramForbiddenError as exc:
+            raise Unreachable(exc.message) from exc
+        except TelegramBadRequest as exc:
+            if "chat not found" in exc.message.lower() or "user is deactivated" in exc.message.lower():
+                raise Unreachable(exc.message) from exc
+            raise PermanentFailure(exc.message) from exc
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            raise DeliveryError(str(exc)) from exc
+        return str(message_id) if message_id is not None else None
+
+
+class TelegramChannel:
+    """Wires aiogram's dispatcher to the conversation."""
+
+    def __init__(self, bot: Bot, conversation: Conversation, db: Database,
+                 on_outbox: Callable[[], None] | None = None) -> None:
+        self.bot = bot
+        self.conversation = conversation
+        self.db = db
+        self.on_outbox = on_outbox or (lambda: None)
+        self.dispatcher = Dispatcher()
+        router = Router(name="dondoc")
+        router.message.register(self.on_message)
+        router.callback_query.register(self.on_callback, F.data)
+        self.dispatcher.include_router(router)
+
+    # --- updates → conversation -----------------------------------------------------------------
+
+    @staticmethod
+    def sender(user, chat_id: int) -> Sender:
+        name = " ".join(part for part in (user.first_name, user.last_name) if part)
+        return Sender(channel=CHANNEL, user_id=str(user.id), chat_id=str(chat_id), name=name or None,
+                      username=user.username)
+
+    def incoming(self, message: Message) -> Incoming:
+        sender = self.sender(message.from_user, message.chat.id)
+        reply_to = str(message.reply_to_message.message_id) if message.reply_to_message else None
+        extra = {"reply_to": reply_to, "message_id": str(message.message_id)}
+        upload = message.document or (message.photo[-1] if message.photo else None)
+        if upload is not None:
+            file_name = getattr(upload, "file_name", None) or "anh.jpg"
+            mime = getattr(upload, "mime_type", None) or ("image/jpeg" if message.photo else None)
+            file = IncomingFile(file_name=file_name, size=upload.file_size, mime_type=mime,
+                                fetch=lambda: self.fetch(upload.file_id), ref=upload.file_id)
+            return Incoming(sender=sender, text=message.caption or "", file=file, **extra)
+        return Incoming.from_text(sender, message.text or message.caption or "", **extra)
+
+    async def fetch(self, file_id: str) -> bytes:
+        try:
+            info = await self.bot.get_file(file_id)
+        except TelegramBadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise FileTooLarge(exc.message) from exc
+            raise
+        buffer = io.BytesIO()
+        await self.bot.download_file(info.file_path, destination=buffer)
+        return buffer.getvalue()
+
+    async def fetch_ref(self, channel: str, ref: str) -> bytes:
+        if channel != CHANNEL:
+            raise ValueError(f"cannot fetch a {channel} file from Telegram")
+        return await self.fetch(ref)
+
+    async def on_message(self, message: Message) -> None:
+        if message.from_user is None or message.chat.type != "private":
+            return
+        incoming = self.incoming(message)
+        replies = await self.conversation.handle(incoming)
+        for reply in replies:
+            await send_reply(self.bot, message.chat.id, reply)
+        if incoming.command == "start":
+            await self.refresh_commands(str(message.from_user.id))
+        self.on_outbox()
+
+    async def on_callback(self, query: CallbackQuery) -> None:
+        chat_id = query.message.chat.id if query.message else query.from_user.id
+        incoming = Incoming(sender=self.sender(query.from_user, chat_id), choice=query.data)
+        replies = await self.conversation.handle(incoming)
+        try:
+            await query.answer()
+        except TelegramBadRequest as exc:  # too old, or answered already: the replies still go out
+            log.info("cannot answer callback %s: %s", query.id, exc)
+        message = query.message if isinstance(query.message, Message) else None
+        for reply in replies:
+            await send_reply(self.bot, chat_id, reply, edit_message=message)
+        self.on_outbox()
+
+    # --- the command menu ----------------------------------------------------------------------
+
+    def commands_for(self, role: Role) -> list[BotCommand]:
+        return [BotCommand(command=c.name, description=c.summary[:256]) for c in self.conversation.menu(role)]
+
+    async def set_default_commands(self) -> None:
+        await self.bot.set_my_commands(self.commands_for(Role.officer), scope=BotCommandScopeDefault(),
+                                       language_code=None)
+
+    async def refresh_commands(self, external_id: str | None = None) -> None:
+        """Coordinators and leaders get the larger menu in their own chat."""
+        async with self.db.session() as session:
+            query = (select(ChannelIdentity, Person).join(Person, Person.id == ChannelIdentity.person_id)
+                     .where(ChannelIdentity.channel == CHANNEL, col(Person.role).in_(STAFF_ROLES),
+                            Person.active == True))  # noqa: E712
+            if external_id is not None:
+                query = query.where(ChannelIdentity.external_id == external_id)
+            rows = (await session.exec(query)).all()
+        for identity, person in rows:
+            try:
+                await self.bot.set_my_commands(self.commands_for(Role(person.role)),
+                                               scope=BotCommandScopeChat(chat_id=int(identity.chat_id)))
+            except (TelegramBadRequest, TelegramForbiddenError) as exc:
+                log.warning("cannot set the menu for chat %s: %s", identity.chat_id, exc)
+
+
+RunForever = Callable[[], Awaitable[None]]

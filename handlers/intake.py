@@ -1,0 +1,186 @@
+"""Evidence intake: a unit sends a PDF; the bot matches it to a task, checks it, stores it, records it.
+
+Matching order (DESIGN.md): the reminder the file replies to, the task chosen with a "Nộp" button,
+the caption, the only open task — otherwise the bot asks with buttons and keeps the file's reference
+(not its bytes) until the person picks. Every check runs before anything is stored, so a refused
+file leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import TYPE_CHECKING
+
+from sqlmodel import col, select
+
+from handlers import messages as m
+from handlers.chat import Button, FileTooLarge, IncomingFile, Reply
+from handlers.notify import notify_roles
+from storage.evidence import EvidenceFile, Outcome, find_duplicate, record_evidence
+from storage.models import Assignment, AssignmentStatus, Role, Task
+from storage.outbox import message_for_reply
+from storage.queries import clear_state, get_state, set_state
+from storage.roster import fold
+
+if TYPE_CHECKING:
+    from handlers.conversation import Request
+
+S = AssignmentStatus
+TAKES_FILES = (S.pending.value, S.returned.value, S.submitted.value)
+
+
+async def open_assignments(request: Request) -> list[tuple[Assignment, Task]]:
+    """The unit's assignments that still take files, soonest due first."""
+    if request.unit is None:
+        return []
+    query = (
+        select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.unit_id == request.unit.id, col(Assignment.status).in_(TAKES_FILES))
+        .order_by(Task.due_at, Task.id)
+    )
+    return list((await request.session.exec(query)).all())
+
+
+async def closed_task_named(request: Request, candidates: list[tuple[Assignment, Task]]
+                            ) -> tuple[Assignment, Task] | None:
+    """A caption ``#12`` naming one of the unit's tasks that no longer takes files."""
+    open_ids = {task.id for _, task in candidates}
+    for word in fold(request.incoming.text).split():
+        if word.startswith("#") and word[1:].isdigit() and int(word[1:]) not in open_ids:
+            row = (await request.session.exec(
+                select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
+                .where(Assignment.unit_id == request.unit.id, Task.id == int(word[1:])))).first()
+            if row is not None:
+                return row  # type: ignore[return-value]
+    return None
+
+
+def match_caption(caption: str, candidates: list[tuple[Assignment, Task]]) -> tuple[Assignment, Task] | None:
+    """``#12`` names a task; otherwise the one title that shares clearly more words with the caption."""
+    text = fold(caption)
+    if not text:
+        return None
+    for assignment, task in candidates:
+        if f"#{task.id}" in text.split():
+            return assignment, task
+    words = {w for w in text.replace(",", " ").split() if len(w) > 2}
+    scored = sorted(((len(words & set(fold(task.title).split())), index)
+                     for index, (_, task) in enumerate(candidates)), reverse=True)
+    if scored and scored[0][0] >= 2 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+        return candidates[scored[0][1]]
+    return None
+
+
+async def choose(request: Request, candidates: list[tuple[Assignment, Task]]) -> tuple[Assignment, Task] | None:
+    incoming, session = request.incoming, request.session
+    by_id = {a.id: (a, t) for a, t in candidates}
+    if incoming.reply_to:
+        replied = await message_for_reply(session, channel=incoming.sender.channel, chat_id=incoming.sender.chat_id,
+                                          platform_message_id=incoming.reply_to)
+        if replied is not None and replied.assignment_id in by_id:
+            return by_id[replied.assignment_id]
+    matched = match_caption(incoming.text, candidates)
+    if matched is not None:
+        return matched
+    state = await get_state(session, request.person.id, request.now)
+    if state is not None and state.kind == "await_file" and state.data.get("assignment_id") in by_id:
+        return by_id[state.data["assignment_id"]]
+    if len(candidates) == 1:
+        return candidates[0]
+    return None
+
+
+async def on_file(request: Request) -> list[Reply]:
+    file = request.incoming.file
+    assert file is not None
+    ctx = request.ctx
+    if request.unit is None:
+        return [Reply(m.NO_UNIT)]
+    if file.size is not None and file.size > ctx.max_file_bytes:
+        return [Reply(m.file_too_large(file.file_name, file.size, ctx.max_file_bytes))]
+    candidates = await open_assignments(request)
+    named = await closed_task_named(request, candidates)
+    if named is not None:
+        return [Reply(m.assignment_closed(named[1], named[0].status))]
+    if not candidates:
+        return [Reply(m.NOTHING_TO_SUBMIT)]
+    chosen = await choose(request, candidates)
+    if chosen is None:
+        await set_state(request.session, request.person.id, "pick_task", {
+            "ref": file.ref, "file_name": file.file_name, "size": file.size, "mime_type": file.mime_type,
+            "channel": request.incoming.sender.channel}, now=request.now)
+        buttons = [[Button(m.short(task.title, 48), f"pick:{a.id}")] for a, task in candidates]
+        buttons.append([Button("Huỷ", "cancel")])
+        return [Reply(m.which_task(file.file_name), buttons=buttons)]
+    return await take_in(request, *chosen, file)
+
+
+async def on_pick(request: Request, assignment_id: int) -> list[Reply]:
+    """The person chose the task for the file they sent before."""
+    state = await get_state(request.session, request.person.id, request.now)
+    if state is None or state.kind != "pick_task" or request.ctx.fetch_file is None or not state.data.get("ref"):
+        return [Reply(m.PICK_EXPIRED)]
+    candidates = {a.id: (a, t) for a, t in await open_assignments(request)}
+    if assignment_id not in candidates:
+        return [Reply(m.NOT_YOUR_TASK)]
+    data = state.data
+    channel, ref = data["channel"], data["ref"]
+
+    async def fetch() -> bytes:
+        return await request.ctx.fetch_file(channel, ref)
+
+    file = IncomingFile(data["file_name"], data.get("size"), data.get("mime_type"), fetch, ref)
+    return await take_in(request, *candidates[assignment_id], file)
+
+
+async def on_submit_button(request: Request, assignment_id: int) -> list[Reply]:
+    candidates = {a.id: (a, t) for a, t in await open_assignments(request)}
+    if assignment_id not in candidates:
+        return [Reply(m.NOT_YOUR_TASK)]
+    _, task = candidates[assignment_id]
+    await set_state(request.session, request.person.id, "await_file", {"assignment_id": assignment_id},
+                    now=request.now)
+    return [Reply(m.send_file_for(task))]
+
+
+async def take_in(request: Request, assignment: Assignment, task: Task, file: IncomingFile) -> list[Reply]:
+    ctx, session, now = request.ctx, request.session, request.now
+    try:
+        data = await file.fetch()
+    except FileTooLarge:
+        return [Reply(m.file_too_large(file.file_name, file.size, ctx.max_file_bytes))]
+    if len(data) > ctx.max_file_bytes:
+        return [Reply(m.file_too_large(file.file_name, len(data), ctx.max_file_bytes))]
+    report = await ctx.inspector.inspect(data)
+    if not report.ok:
+        return [Reply(m.pdf_problem(file.file_name, report.error))]
+    digest = hashlib.sha256(data).hexdigest()
+    if await find_duplicate(session, assignment.id, digest) is not None:
+        await clear_state(session, request.person.id, now=now)
+        return [Reply(m.already_received(task, assignment.status))]
+    if task.signature_required and not report.signed:
+        return [Reply(m.signature_required(task, file.file_name))]
+    if task.signature_required and not report.all_intact:
+        return [Reply(m.signature_broken(task, file.file_name, report))]
+    stored = await asyncio.to_thread(ctx.store.put, data)
+    evidence_file = EvidenceFile(
+        file_name=file.file_name, size=len(data), sha256=digest, pages=report.pages, storage_key=stored.key,
+        channel=request.incoming.sender.channel, signed=report.signed, signatures_intact=report.all_intact,
+        signatures=[m.signature_json(s) for s in report.signatures])
+    outcome, evidence = await record_evidence(session, assignment, evidence_file, person_id=request.person.id, now=now)
+    if outcome is Outcome.duplicate:
+        return [Reply(m.already_received(task, assignment.status))]
+    if outcome is Outcome.closed:
+        return [Reply(m.assignment_closed(task, assignment.status))]
+    await clear_state(session, request.person.id, now=now)
+    due_at = assignment.due_at_override or task.due_at
+    notice = m.review_request(request.unit, task, evidence, report, due_at, ctx.tz, request.person,
+                              added=outcome is Outcome.added)
+    await notify_roles(session, [Role.coordinator], Reply(notice, buttons=[
+        [Button("✅ Chấp nhận", f"accept:{assignment.id}:{assignment.round}"),
+         Button("↩️ Trả lại", f"return:{assignment.id}:{assignment.round}")],
+        [Button("📄 Xem tệp", f"file:{evidence.id}")]]),
+        key=f"review:e{evidence.id}", now=now, kind="review", assignment_id=assignment.id,
+        exclude=request.person.id)
+    return [Reply(m.receipt(task, evidence, report, due_at, ctx.tz, outcome is Outcome.added))]

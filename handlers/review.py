@@ -1,0 +1,121 @@
+"""Review: coordinators accept or return a submission (with a reason); ``/review`` lists what waits."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from sqlmodel import select
+
+from handlers import messages as m
+from handlers.chat import Button, OutFile, Reply
+from handlers.notify import notify_roles
+from storage.evidence import evidence_of
+from storage.models import Assignment, AssignmentStatus, Evidence, Role, Task, Unit
+from storage.queries import clear_state, set_state
+from storage.status import ConcurrentChange, IllegalTransition, transition
+
+if TYPE_CHECKING:
+    from handlers.conversation import Request
+
+S = AssignmentStatus
+UNIT_ROLES = [Role.officer, Role.head]
+
+
+async def _load(request: Request, assignment_id: int) -> tuple[Assignment, Task, Unit] | None:
+    row = (await request.session.exec(
+        select(Assignment, Task, Unit).join(Task, Task.id == Assignment.task_id).join(Unit, Unit.id == Assignment.unit_id)
+        .where(Assignment.id == assignment_id))).first()
+    return tuple(row) if row else None  # type: ignore[return-value]
+
+
+def _stale(assignment: Assignment, round_: int) -> bool:
+    return assignment.status != S.submitted.value or assignment.round != round_
+
+
+async def accept(request: Request, assignment_id: int, round_: int) -> list[Reply]:
+    loaded = await _load(request, assignment_id)
+    if loaded is None:
+        return [Reply(m.REVIEW_GONE)]
+    assignment, task, unit = loaded
+    if _stale(assignment, round_):
+        return [Reply(m.review_stale(task, unit, assignment.status), edit=True)]
+    try:
+        await transition(request.session, assignment, S.accepted, now=request.now, actor_person_id=request.person.id)
+    except (IllegalTransition, ConcurrentChange):
+        return [Reply(m.review_stale(task, unit, assignment.status), edit=True)]
+    await notify_roles(request.session, UNIT_ROLES, Reply(m.accepted_notice(task, request.person)),
+                       key=f"accepted:a{assignment.id}:r{round_}", now=request.now, unit_id=unit.id,
+                       assignment_id=assignment.id)
+    return [Reply(m.accepted_done(task, unit, request.person), edit=True)]
+
+
+async def ask_reason(request: Request, assignment_id: int, round_: int) -> list[Reply]:
+    loaded = await _load(request, assignment_id)
+    if loaded is None:
+        return [Reply(m.REVIEW_GONE)]
+    assignment, task, unit = loaded
+    if _stale(assignment, round_):
+        return [Reply(m.review_stale(task, unit, assignment.status))]
+    await set_state(request.session, request.person.id, "return_reason",
+                    {"assignment_id": assignment_id, "round": round_}, now=request.now)
+    return [Reply(m.ask_return_reason(task, unit), buttons=[[Button("Huỷ", "cancel")]])]
+
+
+async def return_with_reason(request: Request, data: dict) -> list[Reply]:
+    reason = request.incoming.text.strip()
+    if len(reason) < 3:
+        return [Reply(m.REASON_TOO_SHORT)]
+    loaded = await _load(request, data["assignment_id"])
+    await clear_state(request.session, request.person.id, now=request.now)
+    if loaded is None:
+        return [Reply(m.REVIEW_GONE)]
+    assignment, task, unit = loaded
+    if _stale(assignment, data["round"]):
+        return [Reply(m.review_stale(task, unit, assignment.status))]
+    try:
+        await transition(request.session, assignment, S.returned, now=request.now,
+                         actor_person_id=request.person.id, note=reason[:2000])
+    except (IllegalTransition, ConcurrentChange):
+        return [Reply(m.review_stale(task, unit, assignment.status))]
+    await notify_roles(request.session, UNIT_ROLES, Reply(m.returned_notice(task, reason, request.person), buttons=[
+        [Button("📤 Nộp lại", f"submit:{assignment.id}")]]),
+        key=f"returned:a{assignment.id}:r{data['round']}", now=request.now, unit_id=unit.id,
+        assignment_id=assignment.id, kind="returned")
+    return [Reply(m.returned_done(task, unit, reason))]
+
+
+async def pending_reviews(request: Request) -> list[Reply]:
+    """``/review``: every submission waiting for a decision, oldest first, with its buttons."""
+    rows = (await request.session.exec(
+        select(Assignment, Task, Unit).join(Task, Task.id == Assignment.task_id).join(Unit, Unit.id == Assignment.unit_id)
+        .where(Assignment.status == S.submitted.value).order_by(Assignment.submitted_at, Assignment.id))).all()
+    if not rows:
+        return [Reply(m.NOTHING_TO_REVIEW)]
+    replies = [Reply(m.reviews_heading(len(rows)))]
+    for assignment, task, unit in rows[:20]:
+        files = await evidence_of(request.session, assignment.id, assignment.round)
+        buttons = [[Button("✅ Chấp nhận", f"accept:{assignment.id}:{assignment.round}"),
+                    Button("↩️ Trả lại", f"return:{assignment.id}:{assignment.round}")]]
+        buttons += [[Button(f"📄 {m.short(e.file_name, 40)}", f"file:{e.id}")] for e in files[:5]]
+        replies.append(Reply(m.review_item(task, unit, assignment, files, request.ctx.tz), buttons=buttons))
+    if len(rows) > 20:
+        replies.append(Reply(m.more_reviews(len(rows) - 20)))
+    return replies
+
+
+async def send_file(request: Request, evidence_id: int) -> list[Reply]:
+    """A stored evidence file, for coordinators and leaders only (checked by the router)."""
+    evidence = await request.session.get(Evidence, evidence_id)
+    if evidence is None:
+        return [Reply(m.FILE_GONE)]
+    data = await asyncio.to_thread(request.ctx.store.read, evidence.storage_key)
+    return [Reply(m.file_caption(evidence), document=OutFile(evidence.file_name, data, "application/pdf"))]
+
+
+async def cancel(request: Request) -> list[Reply]:
+    await clear_state(request.session, request.person.id, now=request.now)
+    return [Reply(m.CANCELLED)]
+
+
+

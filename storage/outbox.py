@@ -1,0 +1,146 @@
+"""The outbox: every message to someone other than the person talking goes through here.
+
+A message is written once under its dedupe key (a second write with the same key is ignored), in the
+same transaction as the change that caused it. The sender claims due messages for a short lease,
+sends them and marks them sent; a crashed sender's lease runs out and another picks the message up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import ChannelIdentity, OutboxMessage, Person
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Recipient:
+    person_id: int
+    channel: str
+    chat_id: str
+
+
+async def recipients(session: AsyncSession, person_ids: list[int]) -> list[Recipient]:
+    """Every chat account of these active, reachable people."""
+    if not person_ids:
+        return []
+    query = (
+        select(ChannelIdentity)
+        .join(Person, Person.id == ChannelIdentity.person_id)
+        .where(col(ChannelIdentity.person_id).in_(person_ids), Person.active == True)  # noqa: E712
+        .order_by(ChannelIdentity.person_id, ChannelIdentity.id)
+    )
+    return [Recipient(i.person_id, i.channel, i.chat_id) for i in (await session.exec(query)).all()]
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    dedupe_key: str,
+    recipient: Recipient,
+    payload: dict[str, Any],
+    now: datetime,
+    kind: str = "notice",
+    assignment_id: int | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue a message once; returns False when the dedupe key was already queued."""
+    values = dict(
+        dedupe_key=dedupe_key,
+        person_id=recipient.person_id,
+        channel=recipient.channel,
+        chat_id=recipient.chat_id,
+        payload=payload,
+        created_at=now,
+        not_before=not_before or now,
+        attempts=0,
+        kind=kind,
+        assignment_id=assignment_id,
+    )
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.exec(statement)
+    return result.rowcount == 1
+
+
+async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta,
+                channels: list[str] | None = None) -> list[OutboxMessage]:
+    """Take up to ``limit`` due messages for ``lease``; other senders skip them meanwhile."""
+    due = and_(
+        col(OutboxMessage.channel).in_(channels) if channels is not None else True,
+        OutboxMessage.sent_at == None,  # noqa: E711
+        OutboxMessage.failed_at == None,  # noqa: E711
+        OutboxMessage.not_before <= now,
+        or_(OutboxMessage.claimed_until == None, OutboxMessage.claimed_until < now),  # noqa: E711
+    )
+    query = select(OutboxMessage).where(due).order_by(OutboxMessage.not_before, OutboxMessage.id).limit(limit)
+    if session.bind and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    messages = list((await session.exec(query)).all())
+    if messages:
+        await session.exec(
+            update(OutboxMessage)
+            .where(col(OutboxMessage.id).in_([m.id for m in messages]))
+            .values(claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        for message in messages:
+            message.claimed_until = now + lease
+            message.attempts += 1
+    return messages
+
+
+async def mark_sent(session: AsyncSession, message_id: int, *, now: datetime, platform_message_id: str | None) -> None:
+    await session.exec(
+        update(OutboxMessage).where(OutboxMessage.id == message_id)
+        .values(sent_at=now, sent_message_id=platform_message_id, claimed_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_retry(session: AsyncSession, message: OutboxMessage, *, now: datetime, after: timedelta,
+                     error: str, count_attempt: bool = True) -> None:
+    """Try again later; give up after ``MAX_ATTEMPTS`` failed attempts (a rate limit does not count)."""
+    attempts = message.attempts if count_attempt else max(0, message.attempts - 1)
+    values: dict[str, Any] = {"not_before": now + after, "claimed_until": None, "last_error": error[:1000],
+                              "attempts": attempts}
+    if attempts >= MAX_ATTEMPTS:
+        values["failed_at"] = now
+    await session.exec(
+        update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_failed(session: AsyncSession, message_id: int, *, now: datetime, error: str) -> None:
+    await session.exec(
+        update(OutboxMessage).where(OutboxMessage.id == message_id)
+        .values(failed_at=now, claimed_until=None, last_error=error[:1000])
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_unreachable(session: AsyncSession, person_id: int, *, now: datetime) -> None:
+    await session.exec(
+        update(Person).where(Person.id == person_id, Person.unreachable_since == None)  # noqa: E711
+        .values(unreachable_since=now).execution_options(synchronize_session=False)
+    )
+
+
+async def message_for_reply(session: AsyncSession, *, channel: str, chat_id: str, platform_message_id: str
+                            ) -> OutboxMessage | None:
+    """The outbox message a user replied to (to file a PDF under the reminder's task)."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id,
+        OutboxMessage.sent_message_id == platform_message_id)
+    return (await session.exec(query)).first()
