@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.sender import OutboxSender, Transport
@@ -29,6 +30,7 @@ class App:
     inspector: PdfInspector
     store: EvidenceStore
     transports: dict[str, Transport] = field(default_factory=dict)
+    wake_sender: Callable[[], None] | None = None
 
     def sender(self, **kwargs) -> OutboxSender:
         return OutboxSender(self.db, self.transports, self.clock, **kwargs)
@@ -51,7 +53,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
                inspector=inspector, store=store)
 
 
-async def run_telegram(app: App, *, stop: asyncio.Event | None = None) -> None:
+async def run_telegram(app: App, *, stop: asyncio.Event | None = None, with_scheduler: bool = True) -> None:
     """Serve Telegram (polling, or webhook when WEBHOOK_URL is set) and drain the outbox until stopped."""
     from bot.telegram import TelegramChannel, TelegramTransport, make_bot
 
@@ -61,6 +63,7 @@ async def run_telegram(app: App, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     app.transports["telegram"] = TelegramTransport(bot)
     sender = app.sender()
+    app.wake_sender = sender.wake.set
     channel = TelegramChannel(bot, app.conversation, app.db, on_outbox=sender.wake.set)
     app.ctx.fetch_file = channel.fetch_ref
     me = await bot.get_me()
@@ -69,6 +72,9 @@ async def run_telegram(app: App, *, stop: asyncio.Event | None = None) -> None:
     await channel.set_default_commands()
     await channel.refresh_commands()
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
+    scheduler = scheduler_for(app) if with_scheduler else None
+    if scheduler is not None:
+        scheduler.start()
     try:
         if settings.webhook_url:
             await serve_webhook(app, channel, stop)
@@ -80,9 +86,25 @@ async def run_telegram(app: App, *, stop: asyncio.Event | None = None) -> None:
             await channel.dispatcher.stop_polling()
             await polling
     finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         stop.set()
         await sender_task
         await bot.session.close()
+
+
+def scheduler_for(app: App):
+    from bot import jobs
+    from schedules.scheduler import build_scheduler
+
+    async def tick(now):
+        return await jobs.tick(app, now)
+
+    async def digest(now):
+        return await jobs.digest(app, now)
+
+    return build_scheduler(clock=app.clock, tz=app.settings.tz, tick=tick, digest=digest,
+                           digest_time=app.settings.digest_time)
 
 
 async def serve_webhook(app: App, channel, stop: asyncio.Event) -> None:

@@ -6,9 +6,14 @@ Offsets count working days from the unit's due day: -3 is three working days bef
 
 from __future__ import annotations
 
-from datetime import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, field_validator
+
+from schedules.calendar import WorkCalendar
 
 AUDIENCES = ("officer", "head", "leader", "coordinator")
 
@@ -41,3 +46,113 @@ DEFAULT_LADDER: tuple[Rung, ...] = (
     Rung(name="overdue", offset=1, to=("officer", "head")),
     Rung(name="escalated", offset=3, to=("leader",)),
 )
+
+
+# --- which reminders are due --------------------------------------------------------------------
+
+OPEN = ("pending", "returned")
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    """What the ladder needs to know of one assignment."""
+
+    assignment_id: int
+    task_id: int
+    unit_id: int
+    status: str
+    round: int
+    due_at: datetime
+    """The unit's own due instant (an approved extension already applied)."""
+    created_at: datetime
+    anchor: datetime
+    """When this run of the ladder started: the assignment's creation, or the latest of the moment it was
+    returned and the moment an extension moved its due date. Rungs before it are not sent."""
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    view: AssignmentView
+    rung: Rung
+    fire_at: datetime
+
+    @property
+    def key(self) -> str:
+        """Unique per assignment, round, rung and due instant: a restart or a second worker never repeats it;
+        an extension (new due instant) or a return (new round) re-arms the ladder. The "assigned" notice
+        goes once per assignment, whatever happens to the due date."""
+        v = self.view
+        if self.rung.offset is None:
+            return f"rem:a{v.assignment_id}:{self.rung.name}"
+        return f"rem:a{v.assignment_id}:r{v.round}:{self.rung.name}:{v.due_at.astimezone(timezone.utc):%Y%m%dT%H%M%S}"
+
+
+def in_quiet_hours(local: time, quiet: tuple[time, time]) -> bool:
+    start, end = quiet
+    if start == end:
+        return False
+    if start < end:
+        return start <= local < end
+    return local >= start or local < end
+
+
+def next_allowed(at: datetime, calendar: WorkCalendar, tz: ZoneInfo, quiet: tuple[time, time]) -> datetime:
+    """The first instant at or after ``at`` that is on a working day and outside quiet hours."""
+    local = at.astimezone(tz)
+    end = quiet[1]
+    while True:
+        if calendar.is_working_day(local.date()):
+            if not in_quiet_hours(local.time(), quiet):
+                return local
+            if local.time() < end:
+                local = datetime.combine(local.date(), end, tz)
+                continue
+        local = datetime.combine(calendar.next_working_day(local.date() + timedelta(days=1)), end, tz)
+
+
+def rung_day(due_day: date, offset: int, calendar: WorkCalendar) -> date:
+    """The working day a rung fires: counted back from the last working day on or before the due day,
+    or forward from the due day itself."""
+    if offset > 0:
+        return calendar.add_working_days(due_day, offset)
+    last = due_day if calendar.is_working_day(due_day) else calendar.add_working_days(due_day, -1)
+    return last if offset == 0 else calendar.add_working_days(last, offset)
+
+
+def schedule(view: AssignmentView, ladder: tuple[Rung, ...], calendar: WorkCalendar, tz: ZoneInfo,
+             quiet: tuple[time, time]) -> list[tuple[datetime, Rung]]:
+    """Every rung of this assignment's current run of the ladder, with the instant it fires, in order."""
+    due_day = view.due_at.astimezone(tz).date()
+    returned = view.status == "returned"
+    times: list[tuple[datetime, Rung]] = []
+    for rung in ladder:
+        if rung.offset is None:
+            if not returned and view.anchor == view.created_at:
+                times.append((next_allowed(view.created_at, calendar, tz, quiet), rung))
+            continue
+        if returned and rung.offset < 0:
+            continue
+        local = datetime.combine(rung_day(due_day, rung.offset, calendar), rung.at, tz)
+        times.append((next_allowed(local, calendar, tz, quiet), rung))
+    if returned:
+        today = next((r for r in ladder if r.offset == 0), None)
+        if today is not None:  # a returned submission restarts from "today" until it is resubmitted
+            times.append((next_allowed(view.anchor, calendar, tz, quiet), today))
+    return sorted(times, key=lambda item: item[0])
+
+
+def due_reminders(
+    assignments: Iterable[AssignmentView], now: datetime, calendar: WorkCalendar,
+    ladder: tuple[Rung, ...], tz: ZoneInfo, quiet: tuple[time, time],
+) -> list[DueReminder]:
+    """For each open assignment, the latest rung whose time has come since its run started (at most
+    one: after downtime the bot sends where the ladder stands now, not every rung it missed)."""
+    due: list[DueReminder] = []
+    for view in assignments:
+        if view.status not in OPEN:
+            continue
+        passed = [(at, rung) for at, rung in schedule(view, ladder, calendar, tz, quiet) if view.anchor <= at <= now]
+        if passed:
+            at, rung = passed[-1]
+            due.append(DueReminder(view, rung, at))
+    return due

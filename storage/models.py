@@ -134,6 +134,8 @@ class Assignment(SQLModel, table=True):
     status: str = Field(default=AssignmentStatus.pending, max_length=32, index=True)
     due_at_override: datetime | None = _instant(default=None, nullable=True)
     due_phrase_override: str | None = Field(default=None, max_length=255)
+    rearmed_at: datetime | None = _instant(default=None, nullable=True)
+    """When the due date last moved (an approved extension): the reminder ladder starts again from here."""
     round: int = 0
     submitted_at: datetime | None = _instant(default=None, nullable=True)
     status_changed_at: datetime = _instant()

@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,10 +19,10 @@ from storage.pdfcheck import (
     PdfInspector,
     PdfReport,
     SignatureInfo,
-    inspect_pdf,
-    inspect_pdf_sync,
     _child_environment,
     _encode_job,
+    inspect_pdf,
+    inspect_pdf_sync,
     load_trust_roots,
 )
 from tests import pdf_factory as pf
@@ -236,6 +236,16 @@ def test_inspector_rejects_a_bad_root_up_front() -> None:
         PdfInspector([pf.signing_material().ca_cert_der, b"garbage"])
 
 
+def test_worker_must_be_importable_by_name() -> None:
+    def nested(data: bytes, roots) -> PdfReport:
+        return PdfReport.failed("broken")
+
+    with pytest.raises(ValueError, match="module-level"):
+        PdfInspector(worker=nested)
+    with pytest.raises(ValueError, match="module-level"):
+        PdfInspector(worker=lambda data, roots: PdfReport.failed("broken"))
+
+
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError):
         PdfCheckLimits(timeout_s=0)
@@ -264,7 +274,7 @@ async def test_inspect_pdf_convenience(signed: tuple[bytes, bytes]) -> None:
     assert report.all_intact and report.signatures[0].trusted
 
 
-async def test_five_megabyte_signed_pdf(signed: tuple[bytes, bytes]) -> None:
+async def test_five_megabyte_signed_pdf() -> None:
     data, ca = pf.make_signed_pdf(data=pf.make_large_pdf(5 * 1024 * 1024))
 
     report = await inspect_pdf(data, trust_roots=[ca])

@@ -82,7 +82,7 @@ async def world(tmp_path, monkeypatch):
     await upgrade(app.db)
     await load_demo(app.db, now=NOW, tz=VN)
     stop = asyncio.Event()
-    runner = asyncio.create_task(run_telegram(app, stop=stop))
+    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=False))
     await fake.wait_for_call("getUpdates")
     try:
         yield World(fake, app, clock)

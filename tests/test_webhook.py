@@ -36,7 +36,7 @@ async def webhook_bot(tmp_path, monkeypatch):
     await upgrade(app.db)
     await load_demo(app.db, now=vn(2026, 11, 23, 9), tz=VN)
     stop = asyncio.Event()
-    runner = asyncio.create_task(run_telegram(app, stop=stop))
+    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=False))
     await fake.wait_for_call("setWebhook")
     try:
         yield fake, f"http://127.0.0.1:{port}/tg/hook"

@@ -64,7 +64,7 @@ async def test_pipeline_throughput_and_pdf_intake(tmp_path, monkeypatch):
     await upgrade(app.db)
     await load_demo(app.db, now=clock.now(), tz=VN)
     stop = asyncio.Event()
-    runner = asyncio.create_task(run_telegram(app, stop=stop))
+    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=False))
     await fake.wait_for_call("getUpdates")
     world = World(fake, app, clock)
     names = ["Nguyễn Văn An", "Lê Thị Thảo", "Phạm Thị Vân", "Nguyễn Thị Bích", "Hoàng Văn Dũng",

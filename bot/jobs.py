@@ -1,0 +1,47 @@
+"""The scheduled jobs, composed: the reminder tick and the morning digest, each one unit of work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.app import App
+from handlers.reminders import LadderConfig, PlannedMessage, plan_reminders, queue_reminders
+from storage.models import OutboxMessage
+
+
+def ladder_config(app: App) -> LadderConfig:
+    settings = app.settings
+    return LadderConfig(ladder=settings.reminder_ladder, calendar=app.calendar, tz=settings.tz,
+                        quiet=settings.quiet_hours)
+
+
+async def tick(app: App, now: datetime, *, dry_run: bool = False) -> list[PlannedMessage]:
+    """Queue the reminders due at ``now`` (or, with ``dry_run``, only say what would be queued)."""
+    async with app.db.session() as session:
+        if dry_run:
+            return await plan_reminders(session, now, ladder_config(app))
+        queued = await queue_reminders(session, now, ladder_config(app))
+    if queued and app.wake_sender is not None:
+        app.wake_sender()
+    return queued
+
+
+async def last_digest_at(app: App) -> datetime | None:
+    async with app.db.session() as session:
+        return (await session.exec(select(func.max(OutboxMessage.created_at)).where(
+            OutboxMessage.kind == "digest"))).one()
+
+
+async def digest(app: App, now: datetime) -> int:
+    """Queue the morning digest (working days) for leaders and coordinators, and Monday unit summaries."""
+    from handlers.digest import queue_digest
+
+    since = await last_digest_at(app)
+    async with app.db.session() as session:
+        count = await queue_digest(session, now=now, tz=app.settings.tz, calendar=app.calendar, since=since)
+    if count and app.wake_sender is not None:
+        app.wake_sender()
+    return count
