@@ -31,6 +31,7 @@ class App:
     store: EvidenceStore
     transports: dict[str, Transport] = field(default_factory=dict)
     wake_sender: Callable[[], None] | None = None
+    scheduler: object | None = None
 
     def sender(self, **kwargs) -> OutboxSender:
         return OutboxSender(self.db, self.transports, self.clock, **kwargs)
@@ -72,9 +73,12 @@ async def run_telegram(app: App, *, stop: asyncio.Event | None = None, with_sche
     await channel.set_default_commands()
     await channel.refresh_commands()
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
-    scheduler = scheduler_for(app) if with_scheduler else None
+    scheduler = app.scheduler = scheduler_for(app) if with_scheduler else None
     if scheduler is not None:
+        from bot import jobs
+
         scheduler.start()
+        await jobs.tick(app, app.clock.now())  # catch up at once after a restart
     try:
         if settings.webhook_url:
             await serve_webhook(app, channel, stop)

@@ -24,7 +24,11 @@ Job = Callable[[datetime], Awaitable[object]]
 
 def build_scheduler(*, clock: Clock, tz: ZoneInfo, tick: Job, digest: Job, digest_time: time,
                     tick_every: timedelta = timedelta(minutes=1)) -> AsyncIOScheduler:
-    """A scheduler (not started) that runs ``tick(now)`` every minute and ``digest(now)`` daily."""
+    """A scheduler (not started) that runs ``tick(now)`` every minute and ``digest(now)`` daily.
+
+    The triggers fire on APScheduler's own (wall) clock; the jobs receive ``clock.now()``. The caller runs
+    the first tick itself at start-up, so nothing waits a minute after a restart.
+    """
     scheduler = AsyncIOScheduler(timezone=tz)
 
     def call(job: Job, name: str) -> Callable[[], Awaitable[None]]:
@@ -37,7 +41,7 @@ def build_scheduler(*, clock: Clock, tz: ZoneInfo, tick: Job, digest: Job, diges
         return run
 
     scheduler.add_job(call(tick, "tick"), IntervalTrigger(seconds=tick_every.total_seconds(), timezone=tz),
-                      id="tick", max_instances=1, coalesce=True, next_run_time=clock.now())
+                      id="tick", max_instances=1, coalesce=True)
     scheduler.add_job(call(digest, "digest"), CronTrigger(hour=digest_time.hour, minute=digest_time.minute,
                                                           timezone=tz),
                       id="digest", max_instances=1, coalesce=True, misfire_grace_time=3 * 3600)

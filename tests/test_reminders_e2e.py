@@ -1,0 +1,88 @@
+"""Reminders through real channels: Telegram (the aiogram bot against the fake Bot API, with the
+scheduler running) and the console."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+from sqlmodel import select
+
+from bot.app import build_app, run_telegram
+from bot.console import ConsoleChannel, ConsoleTransport
+from bot.demo import load_demo
+from bot.sender import Limits, OutboxSender, RateLimiter
+from bot.settings import load_settings
+from handlers.reminders import queue_reminders
+from schedules.clock import FixedClock
+from storage.migrate import upgrade
+from storage.models import Assignment, Evidence, Person
+from storage.queries import bind_identity
+from tests import pdf_factory
+from tests.conftest import VN, vn
+from tests.fakebot import FakeBotApi
+from tests.test_campaign import CONFIG
+from tests.test_console import Script, conversation
+from tests.test_telegram_e2e import World
+
+
+async def test_scheduled_reminder_in_telegram_and_a_pdf_replied_to_it_is_filed_for_its_task(tmp_path, monkeypatch):
+    fake = FakeBotApi()
+    await fake.start()
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(data_dir=tmp_path / "data", telegram_bot_token=fake.token,
+                             telegram_api_base=fake.base_url)
+    clock = FixedClock(vn(2026, 11, 23, 9))
+    app = build_app(settings, clock=clock)
+    await upgrade(app.db)
+    await load_demo(app.db, now=vn(2026, 11, 21, 9), tz=VN)  # tasks due 27/11, 01/12 and 04/12
+    world = World(fake, app, clock)
+    stop = asyncio.Event()
+    officer = fake.user(7001, "Lan")
+    code = await world.invite(name="Võ Thị Lan")
+    runner = asyncio.create_task(run_telegram(app, stop=stop))  # the scheduler ticks at once
+    try:
+        officer.send_command(f"/start {code}")
+        await officer.next_message(lambda m: "Đăng ký thành công" in (m.text or ""))
+        clock.set(vn(2026, 11, 26, 7, 30))  # Thursday: "tomorrow" for the tasks due Friday 27/11
+        # APScheduler's triggers run on the wall clock; the job itself reads the test's clock
+        app.scheduler.get_job("tick").modify(next_run_time=datetime.now(timezone.utc))
+        reminder = await officer.next_message(lambda m: "Nhắc việc" in (m.text or "") or "⏰" in (m.text or ""))
+        assert "Văn phòng HĐND và UBND huyện chưa nộp" in reminder.text
+        assert [b["text"] for b in reminder.buttons[0]] == ["📤 Nộp ngay", "🕒 Xin gia hạn"]
+        assignment_id = int(reminder.callback_data[0].split(":")[1])
+        officer.send_document(pdf_factory.make_signed_pdf()[0], "tra-loi-nhac-viec.pdf", reply_to=reminder.message_id)
+        receipt = await officer.next_message(lambda m: "Đã nhận" in (m.text or ""))
+        assert "Lần nộp: 1" in receipt.text
+        async with app.db.session() as session:
+            evidence = (await session.exec(select(Evidence))).one()
+            assert evidence.assignment_id == assignment_id
+            assert (await session.get(Assignment, assignment_id)).status == "submitted"
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 30)
+        await app.close()
+        await fake.close()
+
+
+async def test_reminders_reach_console_identities(sqlite_db):
+    await load_demo(sqlite_db, now=vn(2026, 11, 21, 9), tz=VN)  # Hồ Xá still owes the task due 04/12
+    async with sqlite_db.session() as session:
+        officer = (await session.exec(select(Person).where(Person.name == "Nguyễn Văn An"))).one()
+        await bind_identity(session, officer, channel="console", external_id=str(officer.id),
+                            chat_id=str(officer.id), username=None, now=vn(2026, 11, 21, 9))
+        queued = await queue_reminders(session, vn(2026, 12, 4, 7, 30), CONFIG)
+    assert [m.person.name for m in queued] == ["Nguyễn Văn An"]
+    script = Script()
+    sender = OutboxSender(sqlite_db, {"console": ConsoleTransport(sqlite_db, write=script.write)},
+                          FixedClock(vn(2026, 12, 4, 7, 30)),
+                          limiter=RateLimiter(Limits(global_per_s=1000, per_chat_interval_s=0)))
+    assert await sender.drain() == 1
+    assert "[Tin nhắn gửi tới Nguyễn Văn An]" in script.text and "Hôm nay là hạn cuối" in script.text
+    assert "[📤 Nộp ngay]  [🕒 Xin gia hạn]" in script.text
+    assert await sender.drain() == 0
+
+    clock = FixedClock(vn(2026, 12, 4, 8))
+    chat = Script("Nguyễn Văn An", "/tasks", "/thoat")
+    await ConsoleChannel(conversation(sqlite_db, clock), sqlite_db, clock, read=chat.read, write=chat.write).run()
+    assert "[1] 📤 Nộp 2. Báo cáo kết quả thực hiện Bản cam k" in chat.text
