@@ -87,7 +87,7 @@ if TYPE_CHECKING:
     from storage.models import Letter, Person, Task, Unit
 
 MAX_LETTER_BYTES = 1_000_000
-MAX_PDF_PAGES = 300
+MAX_PDF_PAGES = 100
 MAX_DOCX_UNPACKED_BYTES = 30_000_000
 TITLE_LIMIT = 120
 DELIVERABLE_LIMIT = 2000
@@ -210,7 +210,11 @@ def _pdf(data: bytes, name: str) -> str:
         pages = reader.pages
         if len(pages) > MAX_PDF_PAGES:
             raise LetterError(f"Tệp PDF «{name}» có {len(pages)} trang, quá dài cho một công văn.")
-        texts = [page.extract_text() or "" for page in pages]
+        texts: list[str] = []
+        for page in pages:  # stop early on a file that unpacks to more text than a letter has
+            texts.append(page.extract_text() or "")
+            if sum(map(len, texts)) > MAX_LETTER_BYTES:
+                raise LetterError(f"Tệp PDF «{name}» chứa quá nhiều chữ (hơn 1 MB), không giống một công văn.")
     except LetterError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
@@ -297,7 +301,7 @@ class DraftTask:
     signed: bool = False
     unmatched_names: tuple[str, ...] = ()
     problem: str | None = None
-    item: str | None = None  # the item it comes from: "4", "2 (-)", …
+    item: str | None = None  # where it comes from: "4", "2 (ý 3)" (item 2, third sub-item), "1 a)"
 
     @property
     def due_date(self) -> date | None:
@@ -430,7 +434,6 @@ class _Entry:
     kind: str  # "unit" | "group"
     rank: int  # 0 a name, 1 an alias, 2 derived
     generic: bool = False
-    groups: tuple[str, ...] = ()
 
 
 _PREFIXES: tuple[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]], ...] = (
@@ -524,7 +527,7 @@ class _Lexicon:
             members = tuple(u.code for u in self.units
                             if u.kind not in ISSUER_KINDS and set(u.groups) & set(word.groups))
             if words not in chosen:
-                chosen[words] = _Entry(words, members, "group", 0, word.generic, tuple(word.groups))
+                chosen[words] = _Entry(words, members, "group", 0, word.generic)
         self.entries: dict[str, list[_Entry]] = {}
         for entry in sorted(chosen.values(), key=lambda e: (-len(e.words), e.rank)):
             self.entries.setdefault(entry.words[0], []).append(entry)
@@ -532,8 +535,7 @@ class _Lexicon:
         self.cores: dict[tuple[str, ...], dict[tuple[str, ...], str]] = {}
         for unit in self.units:
             for spelling in (unit.name, *unit.aliases):
-                words = _strip_district(_phrase_words(spelling)) if len(_phrase_words(spelling)) > 2 else \
-                    _phrase_words(spelling)
+                words = _strip_district(_phrase_words(spelling))
                 for head in _LIST_HEADS:
                     if words[: len(head)] == head and len(words) > len(head):
                         self.cores.setdefault(head, {}).setdefault(words[len(head):], unit.code)
@@ -580,7 +582,7 @@ _NAME_STOPS = frozenset({
     "truoc", "cham", "den", "nop", "trien", "xay", "to", "huong", "kiem", "cap", "tiep", "day", "tang",
     "chi", "don", "ra", "cung", "tong", "nghiem", "co", "duoc", "la", "trong", "thuoc", "can", "dam",
     "dong", "lap", "phan", "tu", "khan", "quan", "xu", "giai", "dieu", "cho", "ngay", "so", "nam", "thang",
-    "nhu", "sau", "tren", "duoi", "khi", "neu", "mot", "cac", "nhung", "vao", "ra", "thi", "se", "da",
+    "nhu", "sau", "tren", "duoi", "khi", "neu", "mot", "cac", "nhung", "vao", "thi", "se", "da",
 })
 # Words between an opener and a unit that leave the unit the assignee: "Chủ tịch UBND xã Vĩnh Tú".
 _TITLES: tuple[tuple[str, ...], ...] = (
@@ -591,7 +593,7 @@ _OPENERS: tuple[tuple[str, ...], ...] = (
     ("giao", "cho"), ("giao",), ("de", "nghi"), ("yeu", "cau"), ("giua",), ("doi", "voi"), ("kinh", "gui"),
 )
 _SEPARATORS = frozenset({",", "-", "va", "cung", "huyen", "thuoc"})
-_HARD_BREAKS = frozenset({".", ";", ":", "(", ")", "!", "?", "\n"})
+_HARD_BREAKS = frozenset({".", ";", ":", "(", ")", "!", "?"})
 _CLAUSE_BREAKS = _HARD_BREAKS | {","}
 
 
@@ -961,7 +963,8 @@ def _collect(lines: list[str], n: int, flats: list[str]) -> tuple[str, int]:
                 break
             k = nxt
         flat = flats[k]
-        if _DATE_RE.match(flat) or flat.startswith(("kinh gui", "so:", "v/v")) or _marker(lines[k].strip())[0] != "plain":
+        if _DATE_RE.match(flat) or flat.startswith(("kinh gui", "so:", "v/v")) \
+                or _marker(lines[k].strip())[0] != "plain":
             break
         parts.append(lines[k].strip())
         end = k
@@ -1101,9 +1104,11 @@ def _is_time_section(item: _Item) -> bool:
 _SENTENCE_END_RE = re.compile(r"\./\.|[.!?](?=\s|$)|;")
 
 
-def _sentence_end(text: str, pos: int) -> int:
-    m = _SENTENCE_END_RE.search(text, pos)
-    return m.end() if m else len(text)
+def _sentence_end(text: str, pos: int, limit: int | None = None) -> int:
+    """The end of the sentence or clause (``.`` ``;``) running at ``pos``; ``limit`` if it runs past it."""
+    limit = len(text) if limit is None else limit
+    m = _SENTENCE_END_RE.search(text, pos, limit)
+    return m.end() if m else limit
 
 
 def _spans(text: str, deadlines: list[Deadline]) -> list[tuple[int, int]]:
@@ -1111,7 +1116,7 @@ def _spans(text: str, deadlines: list[Deadline]) -> list[tuple[int, int]]:
     start = 0
     for k, deadline in enumerate(deadlines):
         if k + 1 < len(deadlines):
-            end = _sentence_end(text, deadline.end)
+            end = _sentence_end(text, deadline.end, deadlines[k + 1].start + 1)
             if end > deadlines[k + 1].start:  # two deadlines in one sentence: cut after the first
                 end = deadline.end
         else:
@@ -1162,15 +1167,17 @@ def _sentences(text: str) -> list[tuple[int, int]]:
 _SENTENCE_STOP = re.compile(r"[.!?](?=\s|$)")
 
 
-def _deadline_sentence(text: str, deadline: Deadline | None, lower: int = 0) -> tuple[int, int] | None:
-    """The sentence ("." "!" "?" then a space) holding the deadline, not reaching back before ``lower``."""
+def _deadline_sentence(text: str, deadline: Deadline | None, lower: int = 0,
+                       upper: int | None = None) -> tuple[int, int] | None:
+    """The sentence ("." "!" "?" then a space) holding the deadline, within ``text[lower:upper]``."""
     if deadline is None:
         return None
+    upper = len(text) if upper is None else upper
     start = deadline.start
     while start > lower and not (text[start - 1].isspace() and text[start - 2:start - 1] in (".", "!", "?")):
         start -= 1
-    stop = _SENTENCE_STOP.search(text, deadline.end)
-    end = stop.start() if stop else len(text)
+    stop = _SENTENCE_STOP.search(text, deadline.end, upper)
+    end = stop.start() if stop else upper
     while start < end and text[start].isspace():
         start += 1
     return start, end
@@ -1450,8 +1457,8 @@ def _span_tasks(para: str, start: int, end: int, deadline: Deadline, heading: _Z
     local = Deadline(deadline.due_at, deadline.due_date, deadline.phrase, deadline.kind,
                      deadline.start - start, deadline.end - start)
     # who: the deadline's own sentence first, then the span up to it, then what came before
-    upto = min(_sentence_end(para, deadline.end), end)
-    where = _deadline_sentence(para, deadline, lower=start)
+    upto = _sentence_end(para, deadline.end, end)
+    where = _deadline_sentence(para, deadline, lower=start, upper=end)
     zones = [lex.zone(para[where[0]:min(where[1], upto)])] if where else []
     zones.append(lex.zone(para[start:max(upto, deadline.end)]))
     span = next((zone for zone in zones if zone.names_someone or zone.leads), zones[-1])
