@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import board as board_views
-from handlers import intake, onboarding, review
+from handlers import extensions, intake, onboarding, review
 from handlers import messages as m
 from handlers.chat import Incoming, Reply
 from schedules.calendar import WorkCalendar
@@ -118,6 +118,8 @@ class Conversation:
         ):
             self.register_choice(choice)
         self.states["return_reason"] = review.return_with_reason
+        extensions.register(self)
+        self.register(self.commands.pop("help"))  # keep /help last in the menu
 
     def register(self, command: Command) -> None:
         self.commands[command.name] = command

@@ -18,7 +18,8 @@ from bot.demo import load_demo
 from handlers.reminders import LadderConfig, plan_reminders, queue_reminders
 from schedules.calendar import WorkCalendar
 from schedules.ladder import DEFAULT_LADDER
-from storage.models import Assignment, OutboxMessage, Person, StatusEvent, Task, Unit
+from storage.extensions import approve, request_extension
+from storage.models import Assignment, OutboxMessage, Person, Task, Unit
 from storage.queries import bind_identity, create_task, resolve_units
 from storage.status import transition
 from tests.conftest import VN, vn
@@ -48,12 +49,13 @@ async def submit(db, task_index: int, unit_code: str, at: datetime):
 
 
 async def extend(db, task_index: int, unit_code: str, at: datetime, new_due: datetime, phrase: str):
+    """The unit asks in the morning; a leader approves at ``at``."""
     async with db.session() as session:
         assignment = await assignment_of(session, task_index, unit_code)
-        assignment.due_at_override, assignment.due_phrase_override, assignment.rearmed_at = new_due, phrase, at
-        session.add(StatusEvent(assignment_id=assignment.id, task_id=assignment.task_id, unit_id=assignment.unit_id,
-                                at=at, kind="extension_approved", from_status=assignment.status,
-                                to_status=assignment.status, round=assignment.round, note=phrase))
+        request = await request_extension(session, assignment, requested_due_at=new_due, requested_phrase=phrase,
+                                          reason="Chờ số liệu của thôn", person_id=None, now=at - timedelta(hours=2),
+                                          tz=VN)
+        await approve(session, request.id, person_id=None, now=at, tz=VN)
 
 
 async def run_campaign(db, events: dict[datetime, list]) -> dict[date, list[tuple[str, str, str, int]]]:
