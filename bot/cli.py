@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -116,6 +117,42 @@ def run() -> None:
     with_app(work)
 
 
+def parse_at(text: str | None, app: App):
+    """``--at "2024-11-14 07:30"`` in the configured time zone; None = now."""
+    if text is None:
+        return app.clock.now()
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=app.settings.tz)
+    except ValueError:
+        fail(f"Thời điểm «{text}» không đúng dạng «YYYY-MM-DD HH:MM», ví dụ «2024-11-14 07:30».")
+        raise
+
+
+@cli.command()
+def tick(
+    at: Annotated[str | None, typer.Option("--at", help="thời điểm chạy, «YYYY-MM-DD HH:MM» (giờ địa phương)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="chỉ in những tin sẽ gửi, không ghi gì")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="in dạng JSON, mỗi tin một đối tượng")] = False,
+) -> None:
+    """Chạy một lượt nhắc việc tại một thời điểm (để kiểm tra bậc nhắc hoặc chạy bù)."""
+    from bot import jobs
+
+    async def work(app: App) -> list:
+        return await jobs.tick(app, parse_at(at, app), dry_run=dry_run)
+
+    planned = with_app(work)
+    if as_json:
+        typer.echo(json.dumps([p.as_json() for p in planned], ensure_ascii=False, indent=2))
+        return
+    if not planned:
+        typer.echo("Không có tin nhắc nào đến hạn.")
+        return
+    verb = "Sẽ gửi" if dry_run else "Đã xếp hàng gửi"
+    typer.echo(f"{verb} {len(planned)} tin nhắc:")
+    for p in planned:
+        typer.echo(f"— {p.person.name} ({p.unit.code}) · {p.rung} · {p.task.title}")
+
+
 @cli.command()
 def status() -> None:
     """In bảng tình hình: mỗi nhiệm vụ, số đơn vị đã nộp / tổng số, quá hạn."""
@@ -131,6 +168,67 @@ def status() -> None:
         return render_status(entries, now, app.settings.tz, app.calendar)
 
     typer.echo(with_app(work))
+
+
+# --- digest (the morning digest: preview or queue) ---------------------------------------------
+
+
+@cli.command()
+def digest(
+    at: Annotated[str | None, typer.Option("--at", help="thời điểm theo giờ địa phương, «2024-11-25 07:30»; "
+                                                        "mặc định: bây giờ")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="chỉ in bản tin và ghi biểu đồ, bảng Excel ra tệp; "
+                                                            "không gửi")] = False,
+    out: Annotated[Path | None, typer.Option("--out", file_okay=False, help="thư mục ghi tệp khi --preview; "
+                                                                            "mặc định DATA_DIR/digest")] = None,
+) -> None:
+    """Bản tin sáng cho lãnh đạo và Phòng Nội vụ: xem trước (--preview) hoặc xếp vào hàng đợi gửi."""
+    from datetime import datetime
+
+    from handlers.digest import build_digest, queue_digest
+
+    settings = settings_or_exit()
+    tz = settings.tz
+    if at is None:
+        instant = None
+    else:
+        try:
+            instant = datetime.strptime(at.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
+        except ValueError:
+            fail(f"Thời điểm «{at}» không đúng dạng «YYYY-MM-DD HH:MM», ví dụ «2024-11-25 07:30».")
+
+    async def work(app: App) -> tuple[str, list[Path]] | tuple[int, bool]:
+        now = instant or app.clock.now()
+        async with app.db.session() as session:
+            if preview:
+                built = await build_digest(session, now=now, tz=tz, calendar=app.calendar, since=None)
+                folder = out or app.settings.data_dir / "digest"
+                folder.mkdir(parents=True, exist_ok=True)
+                written = [folder / built.chart_name, folder / built.workbook_name]
+                written[0].write_bytes(built.chart_png)
+                written[1].write_bytes(built.workbook)
+                return built.text, written
+            working = app.calendar.is_working_day(now.astimezone(tz).date())
+            return await queue_digest(session, now=now, tz=tz, calendar=app.calendar, since=None), working
+
+    result = with_app(work)
+    if preview:
+        text, written = result
+        typer.echo(text)
+        typer.echo("")
+        typer.echo("Đã ghi: " + ", ".join(str(path) for path in written))
+        return
+    queued, working = result
+    if not working:
+        typer.echo("Hôm đó là ngày nghỉ: không gửi bản tin.")
+    elif queued:
+        typer.echo(f"Đã xếp {queued} tin vào hàng đợi; bot đang chạy («dondoc run») sẽ gửi đi.")
+    else:
+        typer.echo("Không có tin mới để xếp: bản tin hôm đó đã được xếp, hoặc chưa ai nhận (lãnh đạo, điều phối"
+                   " chưa đăng ký tài khoản chat).")
+
+
+# --- end of digest ------------------------------------------------------------------------------
 
 
 @roster_cli.command("import")

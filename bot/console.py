@@ -179,4 +179,7 @@ class ConsoleTransport:
         self.write(f"\n📨 [Tin nhắn gửi tới {name}]\n{reply.text}")
         for row in reply.buttons:
             self.write("  " + "  ".join(f"[{button.label}]" for button in row))
+        for attachment in (reply.image, reply.document):
+            if attachment is not None:
+                self.write(f"  📎 {attachment.name} ({len(attachment.data)} byte)")
         return None

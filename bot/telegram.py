@@ -92,16 +92,17 @@ async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message
             return edit_message.message_id
         except TelegramBadRequest as exc:  # not modified, too old to edit …: send it as a new message
             log.info("edit failed, sending instead: %s", exc)
-    attachment = reply.document or reply.image
-    if attachment is not None:
-        caption = reply.text if len(reply.text) <= CAPTION_LIMIT else None
-        upload = BufferedInputFile(attachment.data, filename=attachment.name)
-        send = bot.send_photo if reply.image is not None and reply.document is None else bot.send_document
-        kwargs = {"photo": upload} if send == bot.send_photo else {"document": upload}
-        message = await send(chat_id=chat_id, caption=caption, reply_markup=markup if caption else None, **kwargs)
+    files = [(kind, item) for kind, item in (("photo", reply.image), ("document", reply.document)) if item is not None]
+    caption = reply.text if files and len(reply.text) <= CAPTION_LIMIT else None
+    for index, (kind, item) in enumerate(files):
+        last_file = index == len(files) - 1
+        upload = BufferedInputFile(item.data, filename=item.name)
+        send = bot.send_photo if kind == "photo" else bot.send_document
+        message = await send(chat_id=chat_id, caption=caption if last_file else None,
+                             reply_markup=markup if last_file and caption else None, **{kind: upload})
         last = message.message_id
-        if caption is not None:
-            return last
+    if caption is not None:
+        return last
     parts = split_text(reply.text)
     for index, part in enumerate(parts):
         message = await bot.send_message(chat_id=chat_id, text=part,

@@ -6,6 +6,7 @@ and turns each ``Reply`` back into platform calls (a channel without buttons sho
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -78,18 +79,45 @@ class Reply:
     """Replace the message whose button was pressed, where the channel can."""
 
 
+# Attachments travel in the outbox payload itself, base64 under "attachments" (one entry per file:
+# kind "image" or "document", name, mime_type, data_b64). Size trade-off: base64 adds a third, and each
+# recipient's row holds its own copy. The morning digest of the demo (7 tasks, 56 assignments) is a
+# 58 KB chart and a 24 KB workbook, ~110 KB per row; a large board (40 tasks x 120 units, a 4,800-event
+# log) is 260 KB + 400 KB, ~900 KB per row. Leaders and coordinators are a handful of people, so that
+# is a few MB a day at worst. It buys a self-contained row: the sender needs no file store or blob
+# table, a restart or a second worker sends exactly what was queued, and nothing is left to clean
+# up. Anything with attachments sent to many people (every unit) should instead store the bytes once
+# (a blob referenced by key) and keep the rows small.
+ATTACHMENT_SLOTS = ("image", "document")
+
+
 def reply_to_payload(reply: Reply) -> dict:
-    """A reply as JSON for the outbox (documents and images are not queued, only text and buttons)."""
-    return {
+    """A reply as JSON for the outbox: text, buttons and any image/document (see the note above)."""
+    payload: dict = {
         "text": reply.text,
         "buttons": [[{"label": b.label, "choice": b.choice} for b in row] for row in reply.buttons],
     }
+    attachments = [
+        {"kind": kind, "name": file.name, "mime_type": file.mime_type,
+         "data_b64": base64.b64encode(file.data).decode("ascii")}
+        for kind, file in ((kind, getattr(reply, kind)) for kind in ATTACHMENT_SLOTS) if file is not None
+    ]
+    if attachments:
+        payload["attachments"] = attachments
+    return payload
 
 
 def payload_to_reply(payload: dict) -> Reply:
+    """The reply back from an outbox payload (payloads without "attachments" are plain text and buttons)."""
+    files: dict[str, OutFile] = {}
+    for item in payload.get("attachments", []):
+        if item.get("kind") in ATTACHMENT_SLOTS and item["kind"] not in files:
+            files[item["kind"]] = OutFile(item["name"], base64.b64decode(item["data_b64"]), item["mime_type"])
     return Reply(
         text=payload["text"],
         buttons=[[Button(b["label"], b["choice"]) for b in row] for row in payload.get("buttons", [])],
+        image=files.get("image"),
+        document=files.get("document"),
     )
 
 

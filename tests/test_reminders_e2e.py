@@ -86,3 +86,35 @@ async def test_reminders_reach_console_identities(sqlite_db):
     chat = Script("Nguyễn Văn An", "/tasks", "/thoat")
     await ConsoleChannel(conversation(sqlite_db, clock), sqlite_db, clock, read=chat.read, write=chat.write).run()
     assert "[1] 📤 Nộp 2. Báo cáo kết quả thực hiện Bản cam k" in chat.text
+
+
+async def test_the_morning_digest_reaches_a_leader_in_telegram_with_chart_and_workbook(tmp_path, monkeypatch):
+    from bot import jobs
+
+    fake = FakeBotApi()
+    await fake.start()
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(data_dir=tmp_path / "data", telegram_bot_token=fake.token,
+                             telegram_api_base=fake.base_url)
+    clock = FixedClock(vn(2026, 11, 23, 7, 30))
+    app = build_app(settings, clock=clock)
+    await upgrade(app.db)
+    await load_demo(app.db, now=vn(2026, 11, 21, 9), tz=VN)
+    world = World(fake, app, clock)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=False))
+    try:
+        await fake.wait_for_call("getUpdates")
+        leader = await world.register("Lê Quang Vinh")
+        assert await jobs.digest(app, clock.now()) == 1
+        assert await jobs.digest(app, clock.now()) == 0  # once a day
+        photo = await leader.next_message(lambda m: m.photo is not None)
+        document = await leader.next_message(lambda m: m.document is not None)
+        assert photo.photo.startswith(b"\x89PNG") and document.filename.endswith(".xlsx")
+        text = await leader.next_message(lambda m: "Bản tin sáng" in (m.text or m.caption or ""))
+        assert "thứ Hai 23/11/2026" in (text.text or text.caption)
+    finally:
+        stop.set()
+        await asyncio.wait_for(runner, 30)
+        await app.close()
+        await fake.close()
