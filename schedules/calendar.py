@@ -129,6 +129,7 @@ class WorkCalendar:
         self._memo_add_working_days = functools.lru_cache(maxsize=_MEMO_SIZE)(
             self._compute_add_working_days
         )
+        self._memo_between = functools.lru_cache(maxsize=_MEMO_SIZE)(self._compute_working_days_between)
 
     def __repr__(self) -> str:
         return (
@@ -174,7 +175,9 @@ class WorkCalendar:
         So ``working_days_between(a, b) == -working_days_between(b, a)``, and for a
         working day ``d``: ``working_days_between(d, add_working_days(d, n)) == n``.
         """
-        start, end = _as_day(start), _as_day(end)
+        return self._memo_between(_as_day(start), _as_day(end))
+
+    def _compute_working_days_between(self, start: date, end: date) -> int:
         if start == end:
             return 0
         sign = 1 if start < end else -1

@@ -148,11 +148,16 @@ def due_reminders(
     """For each open assignment, the latest rung whose time has come since its run started (at most
     one: after downtime the bot sends where the ladder stands now, not every rung it missed)."""
     due: list[DueReminder] = []
+    latest: dict[tuple, tuple[datetime, Rung] | None] = {}  # assignments of one task share their schedule
     for view in assignments:
         if view.status not in OPEN:
             continue
-        passed = [(at, rung) for at, rung in schedule(view, ladder, calendar, tz, quiet) if view.anchor <= at <= now]
-        if passed:
-            at, rung = passed[-1]
-            due.append(DueReminder(view, rung, at))
+        shape = (view.status, view.due_at, view.created_at, view.anchor)
+        if shape not in latest:
+            passed = [(at, rung) for at, rung in schedule(view, ladder, calendar, tz, quiet)
+                      if view.anchor <= at <= now]
+            latest[shape] = passed[-1] if passed else None
+        found = latest[shape]
+        if found is not None:
+            due.append(DueReminder(view, found[1], found[0]))
     return due

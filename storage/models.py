@@ -232,3 +232,10 @@ class ConversationState(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     expires_at: datetime = _instant()
     updated_at: datetime = _instant()
+
+
+class TickState(SQLModel, table=True):
+    """The last instant up to which the reminder tick has looked at everything (its watermark)."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    at: datetime = _instant()
