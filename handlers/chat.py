@@ -7,6 +7,7 @@ and turns each ``Reply`` back into platform calls (a channel without buttons sho
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -49,10 +50,10 @@ class Incoming:
     def from_text(cls, sender: Sender, text: str, **extra) -> Incoming:
         """Split ``/command@bot args`` into command and args; other text stays text."""
         stripped = text.strip()
-        if stripped.startswith("/") and len(stripped) > 1:
-            head, _, args = stripped[1:].partition(" ")
-            command = head.split("@", 1)[0].lower()
-            return cls(sender=sender, text=text, command=command, args=args.strip(), **extra)
+        match = re.match(r"/(\S+)\s*(.*)", stripped, re.S)
+        if match:
+            command = match.group(1).split("@", 1)[0].lower()
+            return cls(sender=sender, text=text, command=command, args=match.group(2).strip(), **extra)
         return cls(sender=sender, text=text, **extra)
 
 

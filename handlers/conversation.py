@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import board as board_views
-from handlers import extensions, intake, onboarding, review
+from handlers import assign, extensions, intake, onboarding, review
 from handlers import messages as m
 from handlers.chat import Incoming, Reply
 from schedules.calendar import WorkCalendar
@@ -119,6 +119,7 @@ class Conversation:
             self.register_choice(choice)
         self.states["return_reason"] = review.return_with_reason
         extensions.register(self)
+        assign.register(self)
         self.register(self.commands.pop("help"))  # keep /help last in the menu
 
     def register(self, command: Command) -> None:
@@ -151,7 +152,7 @@ class Conversation:
         if incoming.choice is not None:
             return await self._choice(request, incoming.choice)
         if incoming.file is not None:
-            return await intake.on_file(request)
+            return await assign.maybe_letter_file(request) or await intake.on_file(request)
         if incoming.command is not None:
             if incoming.command == "start":
                 return await self._help(request)
