@@ -7,8 +7,10 @@ points the bot at another Bot API server (a local one, or the tests' fake).
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -144,6 +146,7 @@ class TelegramChannel:
         self.conversation = conversation
         self.db = db
         self.on_outbox = on_outbox or (lambda: None)
+        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self.dispatcher = Dispatcher()
         router = Router(name="dondoc")
         router.message.register(self.on_message)
@@ -187,13 +190,21 @@ class TelegramChannel:
             raise ValueError(f"cannot fetch a {channel} file from Telegram")
         return await self.fetch(ref)
 
+    def chat_lock(self, chat_id: int) -> asyncio.Lock:
+        """aiogram handles updates concurrently; one chat's messages are handled in order."""
+        lock = self._chat_locks.get(chat_id)
+        if lock is None:
+            lock = self._chat_locks[chat_id] = asyncio.Lock()
+        return lock
+
     async def on_message(self, message: Message) -> None:
         if message.from_user is None or message.chat.type != "private":
             return
         incoming = self.incoming(message)
-        replies = await self.conversation.handle(incoming)
-        for reply in replies:
-            await send_reply(self.bot, message.chat.id, reply)
+        async with self.chat_lock(message.chat.id):
+            replies = await self.conversation.handle(incoming)
+            for reply in replies:
+                await send_reply(self.bot, message.chat.id, reply)
         if incoming.command == "start":
             await self.refresh_commands(str(message.from_user.id))
         self.on_outbox()
@@ -201,14 +212,15 @@ class TelegramChannel:
     async def on_callback(self, query: CallbackQuery) -> None:
         chat_id = query.message.chat.id if query.message else query.from_user.id
         incoming = Incoming(sender=self.sender(query.from_user, chat_id), choice=query.data)
-        replies = await self.conversation.handle(incoming)
-        try:
-            await query.answer()
-        except TelegramBadRequest as exc:  # too old, or answered already: the replies still go out
-            log.info("cannot answer callback %s: %s", query.id, exc)
-        message = query.message if isinstance(query.message, Message) else None
-        for reply in replies:
-            await send_reply(self.bot, chat_id, reply, edit_message=message)
+        async with self.chat_lock(chat_id):
+            replies = await self.conversation.handle(incoming)
+            try:
+                await query.answer()
+            except TelegramBadRequest as exc:  # too old, or answered already: the replies still go out
+                log.info("cannot answer callback %s: %s", query.id, exc)
+            message = query.message if isinstance(query.message, Message) else None
+            for reply in replies:
+                await send_reply(self.bot, chat_id, reply, edit_message=message)
         self.on_outbox()
 
     # --- the command menu ----------------------------------------------------------------------
