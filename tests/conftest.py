@@ -47,6 +47,26 @@ class FixedClock:
 
 
 @pytest.fixture
+def env(tmp_path, monkeypatch) -> Path:
+    """A clean working folder for the ``dondoc`` command line: no stray settings, data under it."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "BOT_USERNAME", "TIMEZONE", "QUIET_HOURS",
+                "TELEGRAM_API_BASE", "WEBHOOK_URL", "REMINDER_LADDER", "DIGEST_TIME"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def call(*args: str):
+    """Run the ``dondoc`` command line in-process."""
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(vn(2024, 11, 1, 8, 0))
 

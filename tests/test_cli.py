@@ -7,25 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from typer.testing import CliRunner
-
-from bot.cli import cli
 from storage.migrate import head_revision
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for key in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "BOT_USERNAME", "TIMEZONE", "QUIET_HOURS"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
-def call(*args: str):
-    result = CliRunner().invoke(cli, list(args))
-    return result
+from tests.conftest import call
 
 
 def test_init_is_safe_twice(env):

@@ -47,7 +47,7 @@ from storage.outbox import mark_unreachable
 from storage.queries import bind_identity, unit_by_code
 from storage.status import OPEN_STATUSES, transition
 from tests.conftest import VN, vn
-from tests.test_cli import call, env  # noqa: F401  (the CLI's environment fixture)
+from tests.conftest import call
 
 S = AssignmentStatus
 LOADED = vn(2024, 11, 8, 9)
@@ -369,7 +369,7 @@ def _prepare(env_dir, roles: tuple[str, ...]) -> None:
     asyncio.run(work())
 
 
-def test_cli_digest_preview_prints_the_text_and_writes_the_chart(env):  # noqa: F811
+def test_cli_digest_preview_prints_the_text_and_writes_the_chart(env):
     assert call("init").exit_code == 0
     _prepare(env, ())
     out = env / "out"
@@ -385,7 +385,7 @@ def test_cli_digest_preview_prints_the_text_and_writes_the_chart(env):  # noqa: 
     assert bad.exit_code == 1 and "YYYY-MM-DD HH:MM" in bad.output
 
 
-def test_cli_digest_queues_once_and_not_on_a_day_off(env):  # noqa: F811
+def test_cli_digest_queues_once_and_not_on_a_day_off(env):
     assert call("init").exit_code == 0
     _prepare(env, ("leader", "coordinator"))
     first = call("digest", "--at", "2024-11-19 07:30")

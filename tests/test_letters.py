@@ -20,9 +20,7 @@ from hypothesis import strategies as st
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from sqlmodel import select
-from typer.testing import CliRunner
 
-from bot.cli import cli
 from bot.demo import TASKS as DEMO_TASKS
 from bot.demo import UNITS as DEMO_UNITS
 from handlers.letters import (
@@ -41,7 +39,7 @@ from handlers.letters import (
     save_draft,
 )
 from storage.models import Assignment, Letter, Task, Unit
-from tests.conftest import SEEDS, VN, vn
+from tests.conftest import SEEDS, VN, call, vn
 
 # --- the demo roster, written out by hand (the expectations below use these sets) ------------------
 
@@ -636,19 +634,6 @@ async def test_save_draft_creates_the_ready_tasks_once(db) -> None:
 
 
 # --- the command line --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for key in ("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "BOT_USERNAME", "TIMEZONE", "QUIET_HOURS"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
-def call(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def seed_file(prefix: str):
