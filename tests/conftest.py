@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from schedules.clock import FixedClock
 from storage.db import Database, normalise_url
 from storage.migrate import upgrade
 
@@ -31,19 +32,6 @@ SEEDS = REPO.parent / "shared" / "seeds"
 def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """An aware instant in Vietnam's time zone."""
     return datetime(year, month, day, hour, minute, second, tzinfo=VN)
-
-
-class FixedClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.current = now
-
-    def now(self) -> datetime:
-        return self.current
-
-    def set(self, now: datetime) -> None:
-        self.current = now
 
 
 @pytest.fixture
@@ -162,3 +150,19 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     admin_url = _postgres_admin_url()
     if template and admin_url:
         asyncio.run(_drop_database(admin_url, template))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def world(tmp_path, monkeypatch):
+    """The real bot on the demo at NOW, against the fake Bot API, with the test CA as a trust root."""
+    from tests import pdf_factory
+    from tests.harness import NOW, World, running_bot
+
+    _, ca_der = pdf_factory.make_signed_pdf()
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    (roots / "ca.cer").write_bytes(ca_der)
+    monkeypatch.chdir(tmp_path)
+    clock = FixedClock(NOW)
+    async with running_bot(tmp_path, clock=clock, demo_at=NOW, trust_roots_dir=roots) as (fake, app):
+        yield World(fake, app, clock)

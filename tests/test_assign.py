@@ -32,7 +32,6 @@ from schedules.clock import FixedClock
 from storage.models import Assignment, ConversationState, Letter, Person, Task, Unit
 from storage.queries import bind_identity, set_state
 from tests.conftest import SEEDS, VN, vn
-from tests.test_telegram_e2e import world  # noqa: F401 - the running bot and fake Telegram
 
 NOW = vn(2024, 11, 8, 9)  # a Friday; letter 000's deadlines (15, 19 and 22/11/2024) lie ahead
 COORDINATOR, OFFICER, LEADER, ADMIN = "Nguyễn Thị Hương", "Võ Thị Lan", "Lê Quang Vinh", "Quản Trị Viên"

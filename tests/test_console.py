@@ -14,7 +14,7 @@ from handlers.conversation import Conversation, HandlerContext
 from schedules.calendar import WorkCalendar
 from schedules.clock import FixedClock
 from schedules.deadlines import parse_deadline
-from storage.models import Person
+
 from tests.conftest import VN, vn
 
 

@@ -31,7 +31,6 @@ from storage.models import (
 from storage.queries import bind_identity, board, create_task
 from storage.status import transition
 from tests.conftest import VN, vn
-from tests.test_telegram_e2e import world  # noqa: F401  (the fixture)
 
 NOW = vn(2026, 11, 23, 9, 0)  # a Monday; the demo's deadlines lie ahead
 PAR_INDEX = 3  # the demo task every commune owes, due «chậm nhất ngày 04/12/2026»

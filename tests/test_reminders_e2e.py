@@ -3,51 +3,35 @@ scheduler running) and the console."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
 from sqlmodel import select
 
-from bot.app import build_app, run_telegram
 from bot.console import ConsoleChannel, ConsoleTransport
 from bot.demo import load_demo
 from bot.sender import Limits, OutboxSender, RateLimiter
-from bot.settings import load_settings
 from handlers.reminders import queue_reminders
 from schedules.clock import FixedClock
-from storage.migrate import upgrade
 from storage.models import Assignment, Evidence, Person
 from storage.queries import bind_identity
 from tests import pdf_factory
 from tests.conftest import VN, vn
-from tests.fakebot import FakeBotApi
 from tests.test_campaign import CONFIG
 from tests.test_console import Script, conversation
-from tests.test_telegram_e2e import World
+from tests.harness import World, running_bot
 
 
 async def test_scheduled_reminder_in_telegram_and_a_pdf_replied_to_it_is_filed_for_its_task(tmp_path, monkeypatch):
-    fake = FakeBotApi()
-    await fake.start()
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(data_dir=tmp_path / "data", telegram_bot_token=fake.token,
-                             telegram_api_base=fake.base_url)
     clock = FixedClock(vn(2026, 11, 23, 9))
-    app = build_app(settings, clock=clock)
-    await upgrade(app.db)
-    await load_demo(app.db, now=vn(2026, 11, 21, 9), tz=VN)  # tasks due 27/11, 01/12 and 04/12
-    world = World(fake, app, clock)
-    stop = asyncio.Event()
-    officer = fake.user(7001, "Lan")
-    code = await world.invite(name="Võ Thị Lan")
-    runner = asyncio.create_task(run_telegram(app, stop=stop))  # the scheduler ticks at once
-    try:
-        officer.send_command(f"/start {code}")
-        await officer.next_message(lambda m: "Đăng ký thành công" in (m.text or ""))
+    # tasks due 27/11, 01/12 and 04/12; the scheduler runs (its first tick at start-up)
+    async with running_bot(tmp_path, clock=clock, demo_at=vn(2026, 11, 21, 9), scheduler=True) as (fake, app):
+        world = World(fake, app, clock)
+        officer = await world.register("Võ Thị Lan")
         clock.set(vn(2026, 11, 26, 7, 30))  # Thursday: "tomorrow" for the tasks due Friday 27/11
         # APScheduler's triggers run on the wall clock; the job itself reads the test's clock
         app.scheduler.get_job("tick").modify(next_run_time=datetime.now(timezone.utc))
-        reminder = await officer.next_message(lambda m: "Nhắc việc" in (m.text or "") or "⏰" in (m.text or ""))
+        reminder = await officer.next_message(lambda m: "⏰" in (m.text or ""))
         assert "Văn phòng HĐND và UBND huyện chưa nộp" in reminder.text
         assert [b["text"] for b in reminder.buttons[0]] == ["📤 Nộp ngay", "🕒 Xin gia hạn"]
         assignment_id = int(reminder.callback_data[0].split(":")[1])
@@ -58,11 +42,6 @@ async def test_scheduled_reminder_in_telegram_and_a_pdf_replied_to_it_is_filed_f
             evidence = (await session.exec(select(Evidence))).one()
             assert evidence.assignment_id == assignment_id
             assert (await session.get(Assignment, assignment_id)).status == "submitted"
-    finally:
-        stop.set()
-        await asyncio.wait_for(runner, 30)
-        await app.close()
-        await fake.close()
 
 
 async def test_reminders_reach_console_identities(sqlite_db):
@@ -91,21 +70,10 @@ async def test_reminders_reach_console_identities(sqlite_db):
 async def test_the_morning_digest_reaches_a_leader_in_telegram_with_chart_and_workbook(tmp_path, monkeypatch):
     from bot import jobs
 
-    fake = FakeBotApi()
-    await fake.start()
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(data_dir=tmp_path / "data", telegram_bot_token=fake.token,
-                             telegram_api_base=fake.base_url)
     clock = FixedClock(vn(2026, 11, 23, 7, 30))
-    app = build_app(settings, clock=clock)
-    await upgrade(app.db)
-    await load_demo(app.db, now=vn(2026, 11, 21, 9), tz=VN)
-    world = World(fake, app, clock)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=False))
-    try:
-        await fake.wait_for_call("getUpdates")
-        leader = await world.register("Lê Quang Vinh")
+    async with running_bot(tmp_path, clock=clock, demo_at=vn(2026, 11, 21, 9)) as (fake, app):
+        leader = await World(fake, app, clock).register("Lê Quang Vinh")
         assert await jobs.digest(app, clock.now()) == 1
         assert await jobs.digest(app, clock.now()) == 0  # once a day
         photo = await leader.next_message(lambda m: m.photo is not None)
@@ -113,8 +81,3 @@ async def test_the_morning_digest_reaches_a_leader_in_telegram_with_chart_and_wo
         assert photo.photo.startswith(b"\x89PNG") and document.filename.endswith(".xlsx")
         text = await leader.next_message(lambda m: "Bản tin sáng" in (m.text or m.caption or ""))
         assert "thứ Hai 23/11/2026" in (text.text or text.caption)
-    finally:
-        stop.set()
-        await asyncio.wait_for(runner, 30)
-        await app.close()
-        await fake.close()

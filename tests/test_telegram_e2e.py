@@ -6,97 +6,16 @@ files; coordinators accept and return; a leader reads /status and opens the /exp
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import timedelta
 
-import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 
-from bot.app import build_app, run_telegram
-from bot.demo import load_demo
-from bot.settings import load_settings
-from schedules.clock import FixedClock
-from storage.migrate import upgrade
-from storage.models import Assignment, Evidence, Person, Role, StatusEvent, Task, Unit
-from storage.queries import create_invite
+from storage.models import Assignment, Evidence, Role, StatusEvent
 from tests import pdf_factory
-from tests.conftest import VN, vn
-from tests.fakebot import FakeBotApi
-
-NOW = vn(2026, 11, 23, 9, 0)  # a Monday; the demo's deadlines lie ahead
-
-
-class World:
-    """The running bot, the fake Telegram, and helpers to act as people of the demo roster."""
-
-    def __init__(self, fake: FakeBotApi, app, clock: FixedClock) -> None:
-        self.fake, self.app, self.clock = fake, app, clock
-        self.next_user = 1000
-
-    async def person(self, name: str) -> Person:
-        async with self.app.db.session() as session:
-            return (await session.exec(select(Person).where(Person.name == name))).one()
-
-    async def invite(self, *, name: str | None = None, unit: str | None = None, role: Role = Role.officer,
-                     ttl: timedelta = timedelta(days=14)) -> str:
-        async with self.app.db.session() as session:
-            person = (await session.exec(select(Person).where(Person.name == name))).one() if name else None
-            unit_row = (await session.exec(select(Unit).where(Unit.code == unit))).one() if unit else None
-            if unit_row is None and person is not None:
-                unit_row = await session.get(Unit, person.unit_id)
-            invite = await create_invite(session, unit=unit_row, role=Role(person.role) if person else role,
-                                         now=self.clock.now(), ttl=ttl, person=person)
-            return invite.code
-
-    async def register(self, name: str):
-        self.next_user += 1
-        user = self.fake.user(self.next_user, name.split()[-1])
-        user.send_command(f"/start {await self.invite(name=name)}")
-        reply = await user.next_message()
-        assert "Đăng ký thành công" in reply.text, reply.text
-        return user
-
-    async def assignment(self, unit_code: str, task_index: int) -> Assignment:
-        async with self.app.db.session() as session:
-            task = (await session.exec(select(Task).order_by(Task.id).offset(task_index).limit(1))).one()
-            unit = (await session.exec(select(Unit).where(Unit.code == unit_code))).one()
-            return (await session.exec(select(Assignment).where(
-                Assignment.task_id == task.id, Assignment.unit_id == unit.id))).one()
-
-
-@pytest.fixture
-async def world(tmp_path, monkeypatch):
-    signed, ca_der = pdf_factory.make_signed_pdf()
-    roots = tmp_path / "roots"
-    roots.mkdir()
-    (roots / "ca.cer").write_bytes(ca_der)
-    fake = FakeBotApi()
-    await fake.start()
-    monkeypatch.chdir(tmp_path)
-    settings = load_settings(data_dir=tmp_path / "data", telegram_bot_token="123:TEST",
-                             telegram_api_base=fake.base_url, trust_roots_dir=roots)
-    clock = FixedClock(NOW)
-    app = build_app(settings, clock=clock)
-    await upgrade(app.db)
-    await load_demo(app.db, now=NOW, tz=VN)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=False))
-    await fake.wait_for_call("getUpdates")
-    try:
-        yield World(fake, app, clock)
-    finally:
-        stop.set()
-        await asyncio.wait_for(runner, 30)
-        await app.close()
-        await fake.close()
-
-
-def forge_press(fake: FakeBotApi, user, message, data: str) -> None:
-    """A callback with data the message never offered (a crafted client): the bot must still check roles."""
-    fake.enqueue_update({"callback_query": {"id": f"forged-{data}", "from": user.as_user(), "chat_instance": "1",
-                                            "data": data, "message": message.message}})
+from tests.conftest import vn
+from tests.harness import forge_press
 
 
 async def test_onboarding_answers_and_unregistered_users_get_nothing(world):

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import aiohttp
 import pytest
 
-from bot.app import build_app, run_telegram
-from bot.demo import load_demo
-from bot.settings import load_settings
 from schedules.clock import FixedClock
-from storage.migrate import upgrade
-from tests.conftest import VN, vn
-from tests.fakebot import FakeBotApi
+from tests.conftest import vn
+from tests.harness import running_bot
 
 
 def free_port() -> int:
@@ -25,26 +20,12 @@ def free_port() -> int:
 
 @pytest.fixture
 async def webhook_bot(tmp_path, monkeypatch):
-    fake = FakeBotApi()
-    await fake.start()
     monkeypatch.chdir(tmp_path)
     port = free_port()
-    settings = load_settings(data_dir=tmp_path / "data", telegram_bot_token="123:TEST",
-                             telegram_api_base=fake.base_url, webhook_url="https://dondoc.example.vn/tg/hook",
-                             webhook_secret="bi-mat_123", webhook_listen=f"127.0.0.1:{port}")
-    app = build_app(settings, clock=FixedClock(vn(2026, 11, 23, 9)))
-    await upgrade(app.db)
-    await load_demo(app.db, now=vn(2026, 11, 23, 9), tz=VN)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=False))
-    await fake.wait_for_call("setWebhook")
-    try:
+    async with running_bot(tmp_path, clock=FixedClock(vn(2026, 11, 23, 9)), demo_at=vn(2026, 11, 23, 9),
+                           webhook_url="https://dondoc.example.vn/tg/hook", webhook_secret="bi-mat_123",
+                           webhook_listen=f"127.0.0.1:{port}") as (fake, _):
         yield fake, f"http://127.0.0.1:{port}/tg/hook"
-    finally:
-        stop.set()
-        await asyncio.wait_for(runner, 30)
-        await app.close()
-        await fake.close()
 
 
 def update(update_id: int, user_id: int, text: str) -> dict:

@@ -22,7 +22,7 @@ from storage.migrate import upgrade
 from tests import pdf_factory
 from tests.conftest import VN, vn
 from tests.fakebot import FakeBotApi
-from tests.test_telegram_e2e import World
+from tests.harness import World
 
 COMMANDS = 400
 USERS = 20

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 import resource
-from datetime import timedelta
 
-from sqlalchemy import func, insert, text
+from sqlalchemy import func, insert
 from sqlmodel import select
 
 from handlers.reminders import plan_reminders, queue_reminders
