@@ -2,9 +2,18 @@
 
 Telegram allows about 30 messages a second overall, one a second per chat and 20 a minute per group.
 The limiter books a slot for each message before it goes (slightly under those limits, so network
-jitter cannot push a burst over them); a 429 answer pauses that chat for ``retry_after``; other errors
-and timeouts back off exponentially; "blocked by the user" marks the person unreachable. Each message
-is marked sent in its own short transaction right after the platform accepts it.
+jitter cannot push a burst over them) and checks the sends actually made just before each one (so a
+stalled event loop cannot release a burst either); a 429 answer pauses that chat for ``retry_after``;
+other errors and timeouts back off exponentially; "blocked by the user" marks the person unreachable.
+A chat's messages go in the order they were queued: when one has to wait (a retry, or the chat cannot
+be sent to within ``max_wait`` of its batch's start), the chat's later messages wait behind it in the
+outbox, and the rest of the batch goes on.
+
+Each message is marked sent in its own short transaction right after the platform accepts it. The
+Bot API has no idempotency key, so delivery is at least once: a message the platform accepted whose
+answer never came back (a timeout; the process killed between the answer and the commit) is sent
+again — at most ``concurrency`` messages per crash, each in a window of one round trip plus a commit.
+After a crash the killed sender's claimed batch goes out when its ``lease`` has run out.
 """
 
 from __future__ import annotations
@@ -77,13 +86,15 @@ class RateLimiter:
         self._chat_next: dict[str, float] = {}
         self._groups: dict[str, deque[float]] = defaultdict(deque)
         self._paused_until: dict[str, float] = {}
+        # What actually went out (``clear``): a send that wakes late must not crowd the ones after it.
+        self._last_sent = -math.inf
+        self._chat_sent: dict[str, float] = {}
+        self._group_sent: dict[str, deque[float]] = defaultdict(deque)
 
     def pause(self, chat_id: str, seconds: float) -> None:
         self._paused_until[chat_id] = max(self._paused_until.get(chat_id, 0.0), self.monotonic() + seconds)
 
-    def reserve(self, chat_id: str) -> float:
-        """Book the earliest allowed slot for ``chat_id``; return how long to wait for it."""
-        now = self.monotonic()
+    def _earliest(self, chat_id: str, now: float) -> float:
         at = max(now, self._chat_next.get(chat_id, 0.0), self._paused_until.get(chat_id, 0.0))
         if chat_id.startswith("-"):
             group = self._groups[chat_id]
@@ -91,6 +102,17 @@ class RateLimiter:
                 group.popleft()
             if len(group) >= self.limits.per_group_per_min:
                 at = max(at, group[-self.limits.per_group_per_min] + 60.0)
+        return at
+
+    def ready_in(self, chat_id: str) -> float:
+        """How long before ``chat_id`` may be sent to (its interval, a 429 pause, its group's minute)."""
+        now = self.monotonic()
+        return self._earliest(chat_id, now) - now
+
+    def reserve(self, chat_id: str) -> float:
+        """Book the earliest allowed slot for ``chat_id``; return how long to wait for it."""
+        now = self.monotonic()
+        at = self._earliest(chat_id, now)
         slot = math.ceil(at / self._spacing)
         while slot in self._slots:
             slot += 1
@@ -104,6 +126,34 @@ class RateLimiter:
         self._chat_next[chat_id] = at + self.limits.per_chat_interval_s
         return max(0.0, at - now)
 
+    def clear(self, chat_id: str) -> float:
+        """Just before a send: 0 (and the send is counted) when it may go now, else how long to wait.
+
+        Slots are booked ahead; a task that wakes after its slot (the event loop was held up by a
+        garbage collection, a slow commit …) would go out together with the tasks whose slots came
+        after, in a burst over the limit. So the sends actually made are checked too: no two closer
+        than ``1 / (floor(global_per_s) + 1)`` (so at most that many in any second, as the grid),
+        one per chat per ``per_chat_interval_s``, ``per_group_per_min`` per group per minute.
+        """
+        now = self.monotonic()
+        limits = self.limits
+        wait = self._last_sent + 1.0 / (math.floor(limits.global_per_s) + 1) - now
+        if chat_id in self._chat_sent:
+            wait = max(wait, self._chat_sent[chat_id] + limits.per_chat_interval_s - now)
+        if chat_id.startswith("-"):
+            group = self._group_sent[chat_id]
+            while group and group[0] <= now - 60.0:
+                group.popleft()
+            if len(group) >= limits.per_group_per_min:
+                wait = max(wait, group[-limits.per_group_per_min] + 60.0 - now)
+        if wait > 0:
+            return wait
+        self._last_sent = now
+        self._chat_sent[chat_id] = now
+        if chat_id.startswith("-"):
+            self._group_sent[chat_id].append(now)
+        return 0.0
+
 
 def backoff(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s … up to an hour."""
@@ -115,6 +165,7 @@ class OutboxSender:
         self, db: Database, transports: dict[str, Transport], clock: Clock, *,
         limiter: RateLimiter | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         batch: int = 200, lease: timedelta = timedelta(minutes=2), concurrency: int = 16,
+        max_wait: float = 5.0,
     ) -> None:
         self.db = db
         self.transports = transports
@@ -124,6 +175,10 @@ class OutboxSender:
         self.batch = batch
         self.lease = lease
         self.concurrency = concurrency
+        # A chat's message that cannot go within ``max_wait`` of its batch's start (the chat's interval,
+        # its group's minute, a 429 pause) goes back to the outbox instead of holding up the batch,
+        # and the batch's lease, while it waits.
+        self.max_wait = max_wait
         self.wake = asyncio.Event()
         self.sent = 0
 
@@ -137,12 +192,34 @@ class OutboxSender:
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = defaultdict(list)
         for message in messages:
             by_chat[(message.channel, message.chat_id)].append(message)
-        gate = asyncio.Semaphore(self.concurrency)
+        gate = asyncio.Semaphore(self.concurrency)  # sends in flight
+        cutoff = self.limiter.monotonic() + self.max_wait
 
         async def one_chat(items: list[OutboxMessage]) -> None:
-            for item in items:
+            # Book the chat's sends at once, in order and a chat interval apart, as far as the cutoff
+            # (booking one at a time would put the chat's next send behind the whole batch).
+            chat_id = items[0].chat_id
+            slots: list[float] = []
+            resume_at = 0.0
+            for _ in items:
+                now = self.limiter.monotonic()
+                ready = self.limiter.ready_in(chat_id)
+                if ready > 0 and now + ready > cutoff:
+                    resume_at = now + ready
+                    break
+                slots.append(now + self.limiter.reserve(chat_id))
+            for index, (item, at) in enumerate(zip(items, slots)):
+                wait = at - self.limiter.monotonic()
+                if wait > 0:
+                    await self.sleep(wait)
                 async with gate:
-                    await self._deliver(item)
+                    retry = await self._deliver(item)
+                if retry is not None:  # the chat's later messages wait behind it
+                    await self._hold_chat(item, items[index + 1:], after=retry)
+                    return
+            if len(slots) < len(items):  # the rest waits in the outbox, not in this batch
+                after = timedelta(seconds=max(0.0, resume_at - self.limiter.monotonic()))
+                await self._hold_chat(items[len(slots)], items[len(slots):], after=after)
 
         await asyncio.gather(*(one_chat(items) for items in by_chat.values()))
         return len(messages)
@@ -154,17 +231,20 @@ class OutboxSender:
             total += handled
         return total
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    async def _deliver(self, message: OutboxMessage) -> timedelta | None:
+        """Send one message (its slot is booked and due) and record the outcome; returns the delay when
+        it is to be tried again."""
         transport = self.transports[message.channel]
-        wait = self.limiter.reserve(message.chat_id)
-        if wait > 0:
-            await self.sleep(wait)
+        while (late := self.limiter.clear(message.chat_id)) > 0:
+            await self.sleep(late)
         try:
             platform_id = await transport.deliver(message.chat_id, payload_to_reply(message.payload))
         except RetryLater as exc:
             self.limiter.pause(message.chat_id, exc.retry_after)
-            await self._record(outbox.mark_retry, message, after=timedelta(seconds=exc.retry_after),
+            after = timedelta(seconds=exc.retry_after)
+            await self._record(outbox.mark_retry, message, after=after,
                                error=f"retry_after={exc.retry_after}", count_attempt=False)
+            return after
         except Unreachable as exc:
             async with self.db.session() as session:
                 await outbox.mark_failed(session, message.id, now=self.clock.now(), error=f"unreachable: {exc}")
@@ -175,11 +255,28 @@ class OutboxSender:
                 await outbox.mark_failed(session, message.id, now=self.clock.now(), error=str(exc))
         except (DeliveryError, asyncio.TimeoutError, OSError) as exc:
             log.warning("delivery of outbox message %s failed: %s", message.id, exc)
-            await self._record(outbox.mark_retry, message, after=backoff(message.attempts), error=repr(exc))
+            after = backoff(message.attempts)
+            await self._record(outbox.mark_retry, message, after=after, error=repr(exc))
+            return after if message.attempts < outbox.MAX_ATTEMPTS else None  # else it failed for good
         else:
             async with self.db.session() as session:
                 await outbox.mark_sent(session, message.id, now=self.clock.now(), platform_message_id=platform_id)
             self.sent += 1
+        return None
+
+    async def _hold_chat(self, first: OutboxMessage, claimed: list[OutboxMessage], *, after: timedelta) -> None:
+        """Keep the chat's order behind ``first``, which goes again ``after`` from now: the ``claimed``
+        messages go back to the outbox unsent (no attempt counted), due then, and so do the chat's
+        later messages no sender holds."""
+        now = self.clock.now()
+        async with self.db.session() as session:
+            for message in claimed:
+                await outbox.mark_retry(session, message, now=now, after=after,
+                                        error=f"waiting behind message {first.id}" if message is not first
+                                        else f"waiting: chat rate limit ({after.total_seconds():.1f} s)",
+                                        count_attempt=False)
+            await outbox.hold_chat(session, channel=first.channel, chat_id=first.chat_id, after_id=first.id,
+                                   until=now + after, now=now)
 
     async def _record(self, mark, message: OutboxMessage, **kwargs) -> None:
         async with self.db.session() as session:

@@ -143,6 +143,8 @@ class Conversation:
                     return replies
             if person is None:
                 return [Reply(m.NOT_REGISTERED)]
+            if person.unreachable_since is not None:  # they write to us again: they can be reached
+                person.unreachable_since = None
             unit = await session.get(Unit, person.unit_id) if person.unit_id else None
             request = Request(incoming, session, person, unit, self.ctx, now)
             return await self._route(request)

@@ -238,7 +238,7 @@ async def plan_reminders(session: AsyncSession, now: datetime, config: LadderCon
     people = (await session.exec(select(Person).where(Person.active == True))).all()  # noqa: E712
     if reachable_only:
         reachable = await _identities(session)
-        people = [person for person in people if person.id in reachable]
+        people = [person for person in people if person.id in reachable and person.unreachable_since is None]
     by_unit_role: dict[tuple[int | None, str], list[Person]] = defaultdict(list)
     by_role: dict[str, list[Person]] = defaultdict(list)
     for person in people:

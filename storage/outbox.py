@@ -36,7 +36,8 @@ async def recipients(session: AsyncSession, person_ids: list[int]) -> list[Recip
     query = (
         select(ChannelIdentity)
         .join(Person, Person.id == ChannelIdentity.person_id)
-        .where(col(ChannelIdentity.person_id).in_(person_ids), Person.active == True)  # noqa: E712
+        .where(col(ChannelIdentity.person_id).in_(person_ids), Person.active == True,  # noqa: E712
+               Person.unreachable_since == None)  # noqa: E711  (blocked the bot: until they write again)
         .order_by(ChannelIdentity.person_id, ChannelIdentity.id)
     )
     return [Recipient(i.person_id, i.channel, i.chat_id) for i in (await session.exec(query)).all()]
@@ -83,7 +84,9 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
         OutboxMessage.not_before <= now,
         or_(OutboxMessage.claimed_until == None, OutboxMessage.claimed_until < now),  # noqa: E711
     )
-    query = select(OutboxMessage).where(due).order_by(OutboxMessage.not_before, OutboxMessage.id).limit(limit)
+    # Oldest first by when it was queued: a message that had to wait (a retry, a rate limit) goes
+    # before newer ones once it is due, not behind the whole backlog.
+    query = select(OutboxMessage).where(due).order_by(OutboxMessage.id).limit(limit)
     if session.bind and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     messages = list((await session.exec(query)).all())
@@ -119,6 +122,20 @@ async def mark_retry(session: AsyncSession, message: OutboxMessage, *, now: date
     await session.exec(
         update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
         .execution_options(synchronize_session=False)
+    )
+
+
+async def hold_chat(session: AsyncSession, *, channel: str, chat_id: str, after_id: int, until: datetime,
+                    now: datetime) -> None:
+    """Keep a chat's order while one of its messages waits until ``until`` (a retry, a rate limit): the
+    chat's later unsent messages that no sender holds are not due before then either."""
+    await session.exec(
+        update(OutboxMessage)
+        .where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id, OutboxMessage.id > after_id,
+               OutboxMessage.sent_at == None, OutboxMessage.failed_at == None,  # noqa: E711
+               OutboxMessage.not_before < until,
+               or_(OutboxMessage.claimed_until == None, OutboxMessage.claimed_until < now))  # noqa: E711
+        .values(not_before=until).execution_options(synchronize_session=False)
     )
 
 
