@@ -345,52 +345,47 @@ async def import_roster(
     for row in roster.units:
         wanted = {"name": row.name, "kind": row.kind.value, "groups": list(row.groups), "aliases": list(row.aliases)}
         unit = units.get(row.code.upper())
-        if unit is None:
-            unit = Unit(code=row.code, created_at=now, updated_at=now, **wanted)
-            session.add(unit)
-            units[row.code.upper()] = unit
-            result.units_created += 1
-            await session.flush()
-            session.add(_audit(now, actor, "unit.created", "unit", unit.id, wanted))
-            continue
-        before = {key: getattr(unit, key) for key in wanted}
-        if before == wanted and unit.active:
-            result.units_unchanged += 1
-            continue
-        for key, value in wanted.items():
-            setattr(unit, key, value)
-        unit.active = True
-        unit.updated_at = now
-        result.units_updated += 1
-        session.add(_audit(now, actor, "unit.updated", "unit", unit.id, {"before": before, "after": wanted}))
-    await session.flush()
+        outcome, unit = await _upsert(session, unit, lambda: Unit(code=row.code, created_at=now, updated_at=now),
+                                      wanted, now=now, actor=actor, entity="unit", extra={})
+        units[row.code.upper()] = unit
+        setattr(result, f"units_{outcome}", getattr(result, f"units_{outcome}") + 1)
 
     people = (await session.exec(select(Person))).all()
     by_key = {(fold(person.name), person.unit_id): person for person in people}
     for row in roster.people:
         unit = units[row.unit_code.upper()]
         wanted = {"name": row.name, "role": row.role.value, "phone": row.phone}
-        person = by_key.get((fold(row.name), unit.id))
-        if person is None:
-            person = Person(unit_id=unit.id, created_at=now, updated_at=now, **wanted)
-            session.add(person)
-            by_key[(fold(row.name), unit.id)] = person
-            result.people_created += 1
-            await session.flush()
-            session.add(_audit(now, actor, "person.created", "person", person.id, {**wanted, "unit": unit.code}))
-            continue
-        before = {key: getattr(person, key) for key in wanted}
-        if before == wanted and person.active:
-            result.people_unchanged += 1
-            continue
-        for key, value in wanted.items():
-            setattr(person, key, value)
-        person.active = True
-        person.updated_at = now
-        result.people_updated += 1
-        session.add(_audit(now, actor, "person.updated", "person", person.id, {"before": before, "after": wanted}))
+        key = (fold(row.name), unit.id)
+        outcome, by_key[key] = await _upsert(
+            session, by_key.get(key), lambda: Person(unit_id=unit.id, created_at=now, updated_at=now), wanted,
+            now=now, actor=actor, entity="person", extra={"unit": unit.code})
+        setattr(result, f"people_{outcome}", getattr(result, f"people_{outcome}") + 1)
     await session.flush()
     return result
+
+
+async def _upsert(session: AsyncSession, record, make, wanted: dict, *, now: datetime, actor: str, entity: str,
+                  extra: dict):
+    """Create ``record`` (with ``make()``) or update it in place to ``wanted``, with its audit entry.
+
+    Returns ("created" | "updated" | "unchanged", the record)."""
+    if record is None:
+        record = make()
+        for field_name, value in wanted.items():
+            setattr(record, field_name, value)
+        session.add(record)
+        await session.flush()
+        session.add(_audit(now, actor, f"{entity}.created", entity, record.id, {**wanted, **extra}))
+        return "created", record
+    before = {field_name: getattr(record, field_name) for field_name in wanted}
+    if before == wanted and record.active:
+        return "unchanged", record
+    for field_name, value in wanted.items():
+        setattr(record, field_name, value)
+    record.active = True
+    record.updated_at = now
+    session.add(_audit(now, actor, f"{entity}.updated", entity, record.id, {"before": before, "after": wanted}))
+    return "updated", record
 
 
 def _audit(now: datetime, actor: str, action: str, entity: str, entity_id: int | None, details: dict) -> AuditEvent:

@@ -67,18 +67,27 @@ def _postgres_admin_url() -> str | None:
     return normalise_url(url) if url else None
 
 
+async def _admin(admin_url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE / DROP DATABASE) on the server."""
+    admin = Database(admin_url)
+    try:
+        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
 async def _postgres_template(admin_url: str) -> str:
     """Create (once per run) a migrated template database; return its name."""
     if "template" in _pg_state:
         return _pg_state["template"]  # type: ignore[return-value]
     name = f"dondoc_tpl_{uuid.uuid4().hex[:10]}"
-    admin = Database(admin_url)
-    try:
-        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
+    db = Database(_database_url(admin_url, name))
     try:
         await upgrade(db)
     finally:
@@ -88,12 +97,7 @@ async def _postgres_template(admin_url: str) -> str:
 
 
 async def _drop_database(admin_url: str, name: str) -> None:
-    admin = Database(admin_url)
-    try:
-        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def postgres_database() -> AsyncIterator[Database]:
@@ -107,13 +111,8 @@ async def postgres_database() -> AsyncIterator[Database]:
             raise
         pytest.skip(f"PostgreSQL unreachable at TEST_DATABASE_URL: {exc!r}")
     name = f"dondoc_t_{uuid.uuid4().hex[:10]}"
-    admin = Database(admin_url)
-    try:
-        async with admin.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    finally:
-        await admin.dispose()
-    db = Database(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
+    await _admin(admin_url, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    db = Database(_database_url(admin_url, name))
     try:
         yield db
     finally:
