@@ -117,12 +117,12 @@ def run() -> None:
     with_app(work)
 
 
-def parse_at(text: str | None, app: App):
-    """``--at "2024-11-14 07:30"`` in the configured time zone; None = now."""
+def parse_at(text: str | None, tz) -> datetime | None:
+    """``--at "2024-11-14 07:30"`` in the configured time zone; None when not given (the caller uses now)."""
     if text is None:
-        return app.clock.now()
+        return None
     try:
-        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=app.settings.tz)
+        return datetime.strptime(text.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
     except ValueError:
         fail(f"Thời điểm «{text}» không đúng dạng «YYYY-MM-DD HH:MM», ví dụ «2024-11-14 07:30».")
         raise
@@ -137,8 +137,10 @@ def tick(
     """Chạy một lượt nhắc việc tại một thời điểm (để kiểm tra bậc nhắc hoặc chạy bù)."""
     from bot import jobs
 
+    instant = parse_at(at, settings_or_exit().tz)
+
     async def work(app: App) -> list:
-        return await jobs.tick(app, parse_at(at, app), dry_run=dry_run)
+        return await jobs.tick(app, instant or app.clock.now(), dry_run=dry_run)
 
     planned = with_app(work)
     if as_json:
@@ -183,19 +185,10 @@ def digest(
                                                                             "mặc định DATA_DIR/digest")] = None,
 ) -> None:
     """Bản tin sáng cho lãnh đạo và Phòng Nội vụ: xem trước (--preview) hoặc xếp vào hàng đợi gửi."""
-    from datetime import datetime
-
     from handlers.digest import build_digest, queue_digest
 
-    settings = settings_or_exit()
-    tz = settings.tz
-    if at is None:
-        instant = None
-    else:
-        try:
-            instant = datetime.strptime(at.strip(), "%Y-%m-%d %H:%M").replace(tzinfo=tz)
-        except ValueError:
-            fail(f"Thời điểm «{at}» không đúng dạng «YYYY-MM-DD HH:MM», ví dụ «2024-11-25 07:30».")
+    tz = settings_or_exit().tz
+    instant = parse_at(at, tz)
 
     async def work(app: App) -> tuple[str, list[Path]] | tuple[int, bool]:
         now = instant or app.clock.now()

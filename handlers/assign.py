@@ -41,6 +41,7 @@ from sqlalchemy import update
 
 from handlers import messages as m
 from handlers.chat import Button, FileTooLarge, Reply
+from handlers.messages import short
 from handlers.letters import (
     ISSUER_KINDS,
     NO_DEADLINE,
@@ -282,10 +283,6 @@ def _letter_name(draft: LetterDraft) -> str:
     return f"công văn số {draft.number}" if draft.number else "công văn (chưa ghi số)"
 
 
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 # --- rendering --------------------------------------------------------------------------------------
 
 
@@ -524,7 +521,7 @@ async def drop(request: Request, version: int, number: int) -> list[Reply]:
     draft = without(draft, number)
     data.pop("ask", None)
     stored = await _keep_draft(request, DRAFT, draft, data, edited=True)
-    note = DROPPED.format(n=number, title=_short(title, TITLE_IN_LIST))
+    note = DROPPED.format(n=number, title=short(title, TITLE_IN_LIST))
     return [draft_reply(draft, stored["v"], request.ctx.tz, request.now, note)]
 
 
@@ -536,7 +533,7 @@ async def ask_due(request: Request, version: int, number: int) -> list[Reply]:
     data, draft = opened
     task = draft.tasks[number - 1]
     await _keep_draft(request, ASK_DUE, draft, data, version=version, ask=number)
-    text = ASK_NEW_DUE.format(n=number, title=_short(task.title, TITLE_IN_LIST),
+    text = ASK_NEW_DUE.format(n=number, title=short(task.title, TITLE_IN_LIST),
                               current=_current_due(task, request.ctx.tz))
     return [Reply(text, buttons=_back(version))]
 
@@ -579,7 +576,7 @@ async def ask_units(request: Request, version: int, number: int) -> list[Reply]:
     if task.unmatched_names:
         current += f" (không khớp: {', '.join(task.unmatched_names)})"
     groups = f"; các nhóm: {', '.join(draft.group_members)}" if draft.group_members else ""
-    text = ASK_NEW_UNITS.format(n=number, title=_short(task.title, TITLE_IN_LIST), current=current,
+    text = ASK_NEW_UNITS.format(n=number, title=short(task.title, TITLE_IN_LIST), current=current,
                                 group=_example_group(draft), groups=groups)
     return [Reply(text, buttons=_back(version))]
 
@@ -610,7 +607,7 @@ async def on_units_text(request: Request, data: dict[str, Any]) -> list[Reply]:
     draft = with_task(draft, number, with_units(draft.tasks[number - 1], codes))
     data = {key: value for key, value in data.items() if key != "ask"}
     stored = await _keep_draft(request, DRAFT, draft, data, edited=True)
-    note = UNITS_CHANGED.format(n=number, units=_short(_units_text(draft, codes), 300))
+    note = UNITS_CHANGED.format(n=number, units=short(_units_text(draft, codes), 300))
     return [draft_reply(draft, stored["v"], request.ctx.tz, request.now, note)]
 
 
@@ -637,11 +634,11 @@ async def confirm(request: Request, version: int) -> list[Reply]:
     letter = _letter_name(draft)
     lines = [(CREATED if saved.created else NONE_CREATED).format(count=len(saved.created), letter=letter)]
     for task, row in saved.created:
-        lines.append(f"• #{row.id} {_short(task.title, TITLE_IN_LIST)}\n"
+        lines.append(f"• #{row.id} {short(task.title, TITLE_IN_LIST)}\n"
                      f"  Hạn: {_current_due(task, tz)} · {len(task.units)} đơn vị")
     if saved.skipped:
         lines.append("Không tạo:")
-        lines += [f"• {_short(task.title, TITLE_IN_LIST)}: {reason}" for task, reason in saved.skipped]
+        lines += [f"• {short(task.title, TITLE_IN_LIST)}: {reason}" for task, reason in saved.skipped]
     if saved.created:
         lines += ["", REMINDERS_GO_OUT]
     return [Reply("\n".join(lines))]

@@ -12,9 +12,7 @@ from handlers.chat import Button, OutFile, Reply
 from schedules.calendar import WorkCalendar
 from storage.models import Role
 from storage.queries import TaskBoard, board
-from storage.status import OPEN_STATUSES
-
-TAKES_FILES = ("pending", "returned", "submitted")
+from storage.status import OPEN_STATUSES, TAKES_FILES
 
 if TYPE_CHECKING:
     from handlers.conversation import Request

@@ -22,12 +22,12 @@ from storage.models import Assignment, AssignmentStatus, Role, Task
 from storage.outbox import message_for_reply
 from storage.queries import clear_state, get_state, set_state
 from storage.roster import fold
+from storage.status import TAKES_FILES
 
 if TYPE_CHECKING:
     from handlers.conversation import Request
 
 S = AssignmentStatus
-TAKES_FILES = (S.pending.value, S.returned.value, S.submitted.value)
 
 
 async def open_assignments(request: Request) -> list[tuple[Assignment, Task]]:

@@ -17,8 +17,6 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,8 +25,9 @@ from handlers.chat import Button, Reply, reply_to_payload
 from handlers.messages import short
 from schedules.calendar import WorkCalendar
 from schedules.ladder import AssignmentView, DueReminder, Rung, due_reminders
+from storage.db import upsert_insert
 from storage.models import Assignment, ChannelIdentity, OutboxMessage, Person, StatusEvent, Task, TickState, Unit
-from storage.status import OPEN_STATUSES
+from storage.status import OPEN_VALUES
 
 UNIT_AUDIENCES = ("officer", "head")
 CHUNK = 1000
@@ -128,9 +127,6 @@ def escalation_text(task: Task, units: list[tuple[Unit, OpenAssignment]], now: d
     return "\n".join(lines)
 
 
-OPEN_VALUES = [status.value for status in OPEN_STATUSES]
-
-
 async def _open_rows(session: AsyncSession, *, tasks: set[int] | None = None, changed_since: datetime | None = None,
                      units: set[int] | None = None) -> list[OpenAssignment]:
     """Open assignments: all of them, or those of ``tasks``, changed since ``changed_since`` or of ``units``."""
@@ -182,8 +178,7 @@ async def watermark(session: AsyncSession) -> datetime | None:
 
 async def _advance_watermark(session: AsyncSession, now: datetime) -> None:
     """Move the watermark forward to ``now`` (never back); two workers may do it at once."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(TickState).values(name="reminders", at=now)
+    statement = upsert_insert(session, TickState).values(name="reminders", at=now)
     statement = statement.on_conflict_do_update(index_elements=["name"], set_={"at": statement.excluded.at},
                                                 where=TickState.at < statement.excluded.at)
     await session.exec(statement)
@@ -292,11 +287,9 @@ async def queue_reminders(session: AsyncSession, now: datetime, config: LadderCo
             rows.append(dict(dedupe_key=dedupe_key, person_id=message.person.id, channel=channel, chat_id=chat_id,
                              payload=payload, created_at=now, not_before=now, attempts=0, kind="reminder",
                              assignment_id=message.assignment_ids[0]))
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
     inserted: set[str] = set()
     for start in range(0, len(rows), CHUNK):
-        statement = (dialect_insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        statement = (upsert_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
                      .returning(OutboxMessage.dedupe_key))
         inserted.update((await session.exec(statement, params=rows[start:start + CHUNK])).scalars().all())
     won = {id(owner[key]): owner[key] for key in inserted}.values()

@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Assignment, ExtensionRequest, ExtensionStatus, Task, Unit
-from storage.status import OPEN_STATUSES, effective_due_at, log_event
+from storage.status import OPEN_VALUES, effective_due_at, log_event
 
 E = ExtensionStatus
 MAX_EXTENSION = timedelta(days=180)
@@ -85,7 +85,7 @@ async def extendable(session: AsyncSession, unit_id: int) -> list[tuple[Assignme
     """The unit's open assignments (the ones an extension makes sense for), soonest due first."""
     query = (
         select(Assignment, Task).join(Task, Task.id == Assignment.task_id)
-        .where(Assignment.unit_id == unit_id, col(Assignment.status).in_([s.value for s in OPEN_STATUSES]))
+        .where(Assignment.unit_id == unit_id, col(Assignment.status).in_(OPEN_VALUES))
     )
     rows = list((await session.exec(query)).all())
     return sorted(rows, key=lambda row: (effective_due_at(row[0], row[1].due_at), row[1].id))
@@ -114,7 +114,7 @@ async def request_extension(
     touched = await session.exec(
         update(Assignment)
         .where(Assignment.id == assignment.id,
-               col(Assignment.status).in_([s.value for s in OPEN_STATUSES]))
+               col(Assignment.status).in_(OPEN_VALUES))
         .values(status=Assignment.status)
         .execution_options(synchronize_session=False)
     )

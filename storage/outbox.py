@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import upsert_insert
 from storage.models import ChannelIdentity, OutboxMessage, Person
 
 MAX_ATTEMPTS = 8
@@ -67,9 +66,8 @@ async def enqueue(
         kind=kind,
         assignment_id=assignment_id,
     )
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    statement = upsert_insert(session, OutboxMessage).values(**values).on_conflict_do_nothing(
+        index_elements=["dedupe_key"])
     result = await session.exec(statement)
     return result.rowcount == 1
 

@@ -26,7 +26,7 @@ from storage.models import (
     Unit,
 )
 from storage.roster import fold
-from storage.status import OPEN_STATUSES, effective_due_at, is_late, is_overdue
+from storage.status import OPEN_VALUES, effective_due_at, is_late, is_overdue
 
 S = AssignmentStatus
 
@@ -302,7 +302,7 @@ def unit_order(unit: Unit) -> tuple[int, str]:
 
 
 async def open_assignment_count(session: AsyncSession) -> int:
-    query = select(func.count()).select_from(Assignment).where(col(Assignment.status).in_([s.value for s in OPEN_STATUSES]))
+    query = select(func.count()).select_from(Assignment).where(col(Assignment.status).in_(OPEN_VALUES))
     return (await session.exec(query)).one()
 
 

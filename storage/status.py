@@ -32,6 +32,12 @@ OPEN_STATUSES = frozenset({S.pending, S.returned})
 DONE_STATUSES = frozenset({S.submitted, S.accepted, S.excused})
 """States in which the unit has delivered (or was let off)."""
 
+OPEN_VALUES = tuple(sorted(s.value for s in OPEN_STATUSES))
+"""``OPEN_STATUSES`` as column values, for queries."""
+
+TAKES_FILES = (S.pending.value, S.returned.value, S.submitted.value)
+"""States in which the unit may still send evidence (a submitted round may get more files)."""
+
 
 class IllegalTransition(ValueError):
     """Raised when a status change is not allowed; nothing is changed."""
