@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
 
 from schedules.deadlines import parse_deadline
 from storage.db import Database
@@ -204,9 +203,3 @@ async def load_demo(db: Database, *, now: datetime, tz: ZoneInfo) -> None:
             if final == "accepted":
                 await transition(session, assignment, AssignmentStatus.accepted, now=now,
                                  actor_person_id=coordinator.id, note="Hồ sơ đầy đủ")
-
-
-async def demo_people(db: Database) -> list[tuple[Person, Unit | None]]:
-    async with db.session() as session:
-        rows = (await session.exec(select(Person, Unit).join(Unit, isouter=True).order_by(Person.id))).all()
-        return list(rows)

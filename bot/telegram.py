@@ -11,7 +11,7 @@ import asyncio
 import io
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -248,5 +248,3 @@ class TelegramChannel:
             except (TelegramBadRequest, TelegramForbiddenError) as exc:
                 log.warning("cannot set the menu for chat %s: %s", identity.chat_id, exc)
 
-
-RunForever = Callable[[], Awaitable[None]]

@@ -26,7 +26,7 @@ from storage.models import (
     Unit,
 )
 from storage.roster import fold
-from storage.status import OPEN_VALUES, effective_due_at, is_late, is_overdue
+from storage.status import effective_due_at, is_late, is_overdue
 
 S = AssignmentStatus
 
@@ -299,11 +299,6 @@ KIND_ORDER = {"office": 0, "department": 1, "service_unit": 2, "commune": 3}
 def unit_order(unit: Unit) -> tuple[int, str]:
     """Departments, then service units, then communes; by name within each."""
     return KIND_ORDER.get(unit.kind, 9), fold(unit.name)
-
-
-async def open_assignment_count(session: AsyncSession) -> int:
-    query = select(func.count()).select_from(Assignment).where(col(Assignment.status).in_(OPEN_VALUES))
-    return (await session.exec(query)).one()
 
 
 async def count_rows(session: AsyncSession, model: type) -> int:
