@@ -11,7 +11,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from handlers.chat import Button, Incoming, IncomingFile, Reply, Sender
+from bot.numbered import NumberedChoices
+from handlers.chat import Incoming, IncomingFile, Reply, Sender
 from handlers.conversation import Conversation
 from handlers.texts import ROLE_LABELS
 from schedules.clock import Clock
@@ -51,7 +52,7 @@ class ConsoleChannel:
         self.read = read
         self.write = write
         self.outbox_dir = outbox_dir
-        self.choices: list[Button] = []
+        self.numbered = NumberedChoices(db, CHANNEL)
 
     async def run(self) -> None:
         self.write("Đôn Đốc — trò chuyện thử trên máy (console). Gõ /thoat để thoát, /doi để đổi người.")
@@ -98,28 +99,26 @@ class ConsoleChannel:
             await bind_identity(session, person, channel=CHANNEL, external_id=sender.user_id,
                                 chat_id=sender.chat_id, username=None, now=self.clock.now())
         self.write(f"\nBạn đang là {person.name}. Gõ /help để xem các lệnh.")
-        await self.deliver(await self.conversation.handle(Incoming.from_text(sender, "/help")))
+        await self.deliver(await self.conversation.handle(Incoming.from_text(sender, "/help")), sender)
         while True:
             line = await self.read(f"{person.name}> ")
             if line is None or line.strip() in QUIT:
                 return False
             if line.strip() in SWITCH:
-                self.choices = []
+                await self.numbered.remember(sender.chat_id, [], self.clock.now())
                 return True
             if not line.strip():
                 continue
-            await self.deliver(await self.conversation.handle(self.incoming(sender, line)))
+            await self.deliver(await self.conversation.handle(await self.incoming(sender, line)), sender)
             if self.after_message is not None:
                 await self.after_message()
 
-    def incoming(self, sender: Sender, line: str) -> Incoming:
+    async def incoming(self, sender: Sender, line: str) -> Incoming:
         text = line.strip()
-        if text.isdigit() and self.choices and 1 <= int(text) <= len(self.choices):
-            return Incoming(sender=sender, choice=self.choices[int(text) - 1].choice)
         command, _, argument = text.partition(" ")
         if command in SEND_FILE:
             return self.file_message(sender, argument.strip().strip('"'))
-        return Incoming.from_text(sender, text)
+        return await self.numbered.incoming(sender, text, self.clock.now())
 
     @staticmethod
     def file_message(sender: Sender, path_text: str) -> Incoming:
@@ -134,15 +133,10 @@ class ConsoleChannel:
             return Incoming.from_text(sender, f"/gui {path_text}")
         return Incoming(sender=sender, file=IncomingFile(path.name, size, None, fetch, str(path)))
 
-    async def deliver(self, replies: list[Reply]) -> None:
-        self.choices = []
-        for reply in replies:
+    async def deliver(self, replies: list[Reply], sender: Sender) -> None:
+        for reply in await self.numbered.show(sender.chat_id, replies, self.clock.now()):
             self.write("")
             self.write(reply.text)
-            for row in reply.buttons:
-                for button in row:
-                    self.choices.append(button)
-                    self.write(f"  [{len(self.choices)}] {button.label}")
             for attachment in (reply.document, reply.image):
                 if attachment is not None:
                     self.write(f"  📎 {self.save(attachment.name, attachment.data)}")

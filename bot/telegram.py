@@ -36,6 +36,7 @@ from aiogram.types import (
 from sqlmodel import col, select
 
 from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
+from handlers import chat
 from handlers.chat import FileTooLarge, Incoming, IncomingFile, Reply, Sender
 from handlers.conversation import Conversation
 from storage.db import Database
@@ -55,25 +56,8 @@ def make_bot(token: str, api_base: str | None = None) -> Bot:
 
 
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Cut a long text at line breaks (or hard, for a single overlong line) into Telegram-sized parts."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not parts:
-        parts.append(current)
-    return parts
+    """Cut a long text at line breaks into Telegram-sized parts."""
+    return chat.split_text(text, limit)
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

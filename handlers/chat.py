@@ -45,6 +45,11 @@ class Incoming:
     file: IncomingFile | None = None
     reply_to: str | None = None
     message_id: str | None = None
+    unsupported: bool = False
+    """The person sent something the channel cannot hand over (a file on Zalo's Bot Platform)."""
+    update_id: str | None = None
+    """For channels without acknowledgements (Zalo): the logged update this message comes from, marked
+    handled in the same transaction as its handling, so it is handled exactly once."""
 
     @classmethod
     def from_text(cls, sender: Sender, text: str, **extra) -> Incoming:
@@ -124,3 +129,25 @@ def payload_to_reply(payload: dict) -> Reply:
 
 class FileTooLarge(Exception):
     """The platform refuses to hand the bot this file (Telegram: over 20 MB)."""
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut a long text at line breaks (or hard, for a single overlong line) into parts of ``limit``."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts

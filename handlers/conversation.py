@@ -21,6 +21,7 @@ from handlers import messages as m
 from handlers.chat import Incoming, Reply
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock
+from storage.channels import claim_update, touch_identity
 from storage.db import Database
 from storage.models import Person, Role, Unit
 from storage.queries import get_state, person_by_identity
@@ -136,7 +137,12 @@ class Conversation:
         now = self.ctx.clock.now()
         async with self.ctx.db.session() as session:
             sender = incoming.sender
+            if incoming.update_id is not None and not await claim_update(
+                    session, channel=sender.channel, update_id=incoming.update_id, now=now):
+                return []  # handled before (a replay, or a restart after the handling committed)
             person = await person_by_identity(session, sender.channel, sender.user_id)
+            if person is not None:
+                await touch_identity(session, channel=sender.channel, external_id=sender.user_id, now=now)
             if incoming.command == "start":
                 replies = await onboarding.start(incoming, session, person, now)
                 if replies is not None:

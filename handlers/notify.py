@@ -16,11 +16,12 @@ async def notify(
     session: AsyncSession, person_ids: list[int], reply: Reply, *, key: str, now: datetime,
     kind: str = "notice", assignment_id: int | None = None,
 ) -> int:
-    """Queue ``reply`` once per chat account of each person; ``key`` makes it idempotent."""
+    """Queue ``reply`` once for each person, to the chat they use most; ``key`` makes it idempotent (per
+    person, not per account: a person who moves to another channel does not get it twice)."""
     queued = 0
     for recipient in await recipients(session, person_ids):
         queued += await enqueue(
-            session, dedupe_key=f"{key}:p{recipient.person_id}:{recipient.channel}:{recipient.chat_id}",
+            session, dedupe_key=f"{key}:p{recipient.person_id}",
             recipient=recipient, payload=reply_to_payload(reply), now=now, kind=kind, assignment_id=assignment_id)
     return queued
 

@@ -26,6 +26,7 @@ from handlers.messages import short
 from schedules.calendar import WorkCalendar
 from schedules.ladder import AssignmentView, DueReminder, Rung, due_reminders
 from storage.db import upsert_insert
+from storage.outbox import recipients
 from storage.models import Assignment, ChannelIdentity, OutboxMessage, Person, StatusEvent, Task, TickState, Unit
 from storage.status import OPEN_VALUES
 
@@ -192,12 +193,8 @@ async def _queued_keys(session: AsyncSession, since: datetime) -> set[str]:
 
 
 async def _identities(session: AsyncSession) -> dict[int, list[tuple[str, str]]]:
-    rows = (await session.exec(select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.chat_id)
-                               .order_by(ChannelIdentity.id))).all()
-    found: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for person_id, channel, chat_id in rows:
-        found[person_id].append((channel, chat_id))
-    return found
+    """Each person's chat for reminders: the account they use most (``storage.outbox.recipients``)."""
+    return {r.person_id: [(r.channel, r.chat_id)] for r in await recipients(session, None)}
 
 
 async def plan_reminders(session: AsyncSession, now: datetime, config: LadderConfig, *,

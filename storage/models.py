@@ -86,6 +86,10 @@ class ChannelIdentity(SQLModel, table=True):
     chat_id: str = Field(max_length=64)
     username: str | None = Field(default=None, max_length=255)
     created_at: datetime = _instant()
+    last_seen_at: datetime | None = _instant(default=None, nullable=True)
+    """When the person last wrote on this account: notices go to the most recently used channel."""
+    unreachable_since: datetime | None = _instant(default=None, nullable=True)
+    """The platform said this account cannot be reached (blocked the bot): skipped until they write again."""
 
 
 class Invite(SQLModel, table=True):
@@ -239,3 +243,41 @@ class TickState(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     at: datetime = _instant()
+
+
+class InboundUpdate(SQLModel, table=True):
+    """Every update received from a platform that gives no acknowledgement (Zalo), written before it is
+    handled: a replayed update is ignored, and one received just before a crash is handled after the
+    restart. ``handled_at`` is set in the same transaction as the handling itself (exactly once)."""
+
+    __table_args__ = (UniqueConstraint("channel", "update_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    update_id: str = Field(max_length=128)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _instant()
+    handled_at: datetime | None = _instant(default=None, nullable=True, index=True)
+
+
+class ChatChoices(SQLModel, table=True):
+    """The numbered choices last shown in a chat without buttons (Zalo, the console): "1" presses the first."""
+
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    chat_id: str = Field(max_length=64)
+    choices: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    expires_at: datetime = _instant()
+    updated_at: datetime = _instant()
+
+
+class ChannelUsage(SQLModel, table=True):
+    """Messages sent per channel per calendar month (Zalo's plans have a monthly quota)."""
+
+    __table_args__ = (UniqueConstraint("channel", "month"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    month: str = Field(max_length=7)
+    """``YYYY-MM`` in the office's time zone."""
+    sent: int = 0
+    warned_at: datetime | None = _instant(default=None, nullable=True)

@@ -28,18 +28,26 @@ class Recipient:
     chat_id: str
 
 
-async def recipients(session: AsyncSession, person_ids: list[int]) -> list[Recipient]:
-    """Every chat account of these active, reachable people."""
-    if not person_ids:
+async def recipients(session: AsyncSession, person_ids: list[int] | None) -> list[Recipient]:
+    """One chat account per active, reachable person: the one they wrote from most recently (another
+    linked account takes over when the platform says this one cannot be reached). ``None``: everyone."""
+    if person_ids is not None and not person_ids:
         return []
     query = (
         select(ChannelIdentity)
         .join(Person, Person.id == ChannelIdentity.person_id)
-        .where(col(ChannelIdentity.person_id).in_(person_ids), Person.active == True,  # noqa: E712
-               Person.unreachable_since == None)  # noqa: E711  (blocked the bot: until they write again)
-        .order_by(ChannelIdentity.person_id, ChannelIdentity.id)
+        .where(Person.active == True,  # noqa: E712
+               Person.unreachable_since == None,  # noqa: E711  (no account reachable: until they write again)
+               ChannelIdentity.unreachable_since == None)  # noqa: E711
+        .order_by(ChannelIdentity.person_id, col(ChannelIdentity.last_seen_at).desc().nulls_last(),
+                  col(ChannelIdentity.id).desc())
     )
-    return [Recipient(i.person_id, i.channel, i.chat_id) for i in (await session.exec(query)).all()]
+    if person_ids is not None:
+        query = query.where(col(ChannelIdentity.person_id).in_(person_ids))
+    chosen: dict[int, Recipient] = {}
+    for identity in (await session.exec(query)).all():
+        chosen.setdefault(identity.person_id, Recipient(identity.person_id, identity.channel, identity.chat_id))
+    return list(chosen.values())
 
 
 async def enqueue(
