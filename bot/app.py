@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.sender import OutboxSender, Transport
 from bot.settings import Settings
@@ -54,24 +55,21 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
                inspector=inspector, store=store)
 
 
-async def run_telegram(app: App, *, stop: asyncio.Event | None = None, with_scheduler: bool = True) -> None:
-    """Serve Telegram (polling, or webhook when WEBHOOK_URL is set) and drain the outbox until stopped."""
-    from bot.telegram import TelegramChannel, TelegramTransport, make_bot
-
+async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler: bool = True,
+                  ready: asyncio.Event | None = None) -> None:
+    """Serve every chat platform that has a token (Telegram, Zalo or both) and drain the outbox until
+    stopped; run the reminder tick and the digest (APScheduler) unless ``with_scheduler`` is False."""
     settings = app.settings
-    api_base = str(settings.telegram_api_base) if settings.telegram_api_base else None
-    bot = make_bot(settings.token, api_base)
     stop = stop or asyncio.Event()
-    app.transports["telegram"] = TelegramTransport(bot)
+    served: list = []
+    if settings.token:
+        served.append(await _start_telegram(app))
+    if settings.zalo_token:
+        served.append(await _start_zalo(app))
     sender = app.sender()
     app.wake_sender = sender.wake.set
-    channel = TelegramChannel(bot, app.conversation, app.db, on_outbox=sender.wake.set)
-    app.ctx.fetch_file = channel.fetch_ref
-    me = await bot.get_me()
-    if settings.bot_username is None:
-        app.ctx.bot_username = me.username
-    await channel.set_default_commands()
-    await channel.refresh_commands()
+    for started in served:
+        started.channel.on_outbox = sender.wake.set
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
     scheduler = app.scheduler = scheduler_for(app) if with_scheduler else None
     if scheduler is not None:
@@ -79,22 +77,107 @@ async def run_telegram(app: App, *, stop: asyncio.Event | None = None, with_sche
 
         scheduler.start()
         await jobs.tick(app, app.clock.now())  # catch up at once after a restart
+    servers = [asyncio.create_task(started.serve(stop), name=f"serve-{started.name}") for started in served]
+    if ready is not None:
+        ready.set()
     try:
-        if settings.webhook_url:
-            await serve_webhook(app, channel, stop)
-        else:
-            await bot.delete_webhook(drop_pending_updates=False)
-            polling = asyncio.create_task(channel.dispatcher.start_polling(bot, handle_signals=False,
-                                                                           close_bot_session=False))
-            await stop.wait()
-            await channel.dispatcher.stop_polling()
-            await polling
+        await stop.wait()
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         stop.set()
+        for server in servers:
+            try:
+                await server
+            except Exception:
+                log.exception("a channel stopped with an error")
         await sender_task
-        await bot.session.close()
+        for started in served:
+            await started.close()
+
+
+run_telegram = run_bot  # the name the Telegram-only callers know
+
+
+@dataclass
+class _Served:
+    """A started channel: ``serve(stop)`` until stopped, then ``close()``."""
+
+    name: str
+    serve: Callable[[asyncio.Event], Awaitable[None]]
+    close: Callable[[], Awaitable[None]]
+    channel: Any
+
+
+async def _start_telegram(app: App) -> _Served:
+    from bot.telegram import TelegramChannel, TelegramTransport, make_bot
+
+    settings = app.settings
+    api_base = str(settings.telegram_api_base) if settings.telegram_api_base else None
+    bot = make_bot(settings.token, api_base)
+    app.transports["telegram"] = TelegramTransport(bot)
+    channel = TelegramChannel(bot, app.conversation, app.db)
+    app.ctx.fetch_file = channel.fetch_ref
+    me = await bot.get_me()
+    if settings.bot_username is None:
+        app.ctx.bot_username = me.username
+    await channel.set_default_commands()
+    await channel.refresh_commands()
+
+    async def serve(stop: asyncio.Event) -> None:
+        if settings.webhook_url:
+            await serve_webhook(app, channel, stop)
+            return
+        await bot.delete_webhook(drop_pending_updates=False)
+        polling = asyncio.create_task(channel.dispatcher.start_polling(bot, handle_signals=False,
+                                                                       close_bot_session=False))
+        await stop.wait()
+        await channel.dispatcher.stop_polling()
+        await polling
+
+    return _Served("telegram", serve, bot.session.close, channel)
+
+
+async def _start_zalo(app: App) -> _Served:
+    from bot.zalo import ZaloChannel, ZaloClient, ZaloOut, ZaloTransport
+
+    settings = app.settings
+    client = ZaloClient(settings.zalo_token, str(settings.zalo_api_base) if settings.zalo_api_base else None)
+    out = ZaloOut(client, app.db, app.clock, settings.tz, links=lambda: getattr(app.ctx, "links", None),
+                  monthly_quota=settings.zalo_monthly_quota)
+    app.transports["zalo"] = ZaloTransport(out)
+    channel = ZaloChannel(client, app.conversation, app.db, app.clock, out)
+    await client.get_me()  # a wrong token stops start-up here, with the platform's answer
+
+    async def serve(stop: asyncio.Event) -> None:
+        if settings.zalo_webhook_url:
+            await channel.catch_up()
+            await serve_zalo_webhook(app, channel, stop)
+            return
+        await client.delete_webhook()
+        await channel.poll(stop)
+
+    return _Served("zalo", serve, client.close, channel)
+
+
+async def serve_zalo_webhook(app: App, channel, stop: asyncio.Event) -> None:
+    from aiohttp import web
+
+    settings = app.settings
+    path = settings.zalo_webhook_url.path or "/"
+    web_app = web.Application()
+    web_app.router.add_post(path, channel.webhook_handler(settings.zalo_secret_token))
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    host, _, port = settings.zalo_webhook_listen.rpartition(":")
+    await web.TCPSite(runner, host, int(port)).start()
+    await channel.client.set_webhook(str(settings.zalo_webhook_url), settings.zalo_secret_token)
+    log.info("Zalo webhook listening on %s, path %s", settings.zalo_webhook_listen, path)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await channel.idle()
 
 
 def scheduler_for(app: App):

@@ -88,7 +88,7 @@ def demo() -> None:
 @cli.command()
 def run() -> None:
     """Chạy bot: qua Telegram khi có TELEGRAM_BOT_TOKEN, nếu không thì trò chuyện ngay trên máy."""
-    from bot.app import run_telegram
+    from bot.app import run_bot
     from bot.console import ConsoleChannel, ConsoleTransport, fetch_local
     from bot.demo import is_empty, load_demo
     from bot.sender import Limits, RateLimiter
@@ -96,13 +96,15 @@ def run() -> None:
     async def work(app: App) -> None:
         logging.basicConfig(level=app.settings.log_level.upper(),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        if app.settings.token:
+        platforms = [name for name, token in (("Telegram", app.settings.token), ("Zalo", app.settings.zalo_token))
+                     if token]
+        if platforms:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
-            typer.echo("Đôn Đốc đang chạy trên Telegram. Nhấn Ctrl+C để dừng.")
-            await run_telegram(app, stop=stop)
+            typer.echo(f"Đôn Đốc đang chạy trên {' và '.join(platforms)}. Nhấn Ctrl+C để dừng.")
+            await run_bot(app, stop=stop)
             return
         if await is_empty(app.db):
             await load_demo(app.db, now=app.clock.now(), tz=app.settings.tz)

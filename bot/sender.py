@@ -248,8 +248,8 @@ class OutboxSender:
         except Unreachable as exc:
             async with self.db.session() as session:
                 await outbox.mark_failed(session, message.id, now=self.clock.now(), error=f"unreachable: {exc}")
-                if message.person_id is not None:
-                    await outbox.mark_unreachable(session, message.person_id, now=self.clock.now())
+                if await outbox.mark_unreachable(session, message, now=self.clock.now()):
+                    self.wake.set()  # passed on to the person's other channel: send it in the next round
         except PermanentFailure as exc:
             async with self.db.session() as session:
                 await outbox.mark_failed(session, message.id, now=self.clock.now(), error=str(exc))

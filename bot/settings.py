@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1:8080"
+    zalo_bot_token: SecretStr | None = None
+    zalo_api_base: AnyHttpUrl | None = None
+    zalo_webhook_url: AnyHttpUrl | None = None
+    zalo_webhook_secret: SecretStr | None = None
+    zalo_webhook_listen: str = "127.0.0.1:8081"
+    zalo_monthly_quota: int | None = Field(default=None, ge=1)
     log_level: str = "INFO"
 
     @field_validator("timezone")
@@ -58,12 +64,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("telegram_bot_token", "database_url", "bot_username", mode="before")
+    @field_validator("telegram_bot_token", "database_url", "bot_username", "zalo_bot_token", "zalo_monthly_quota",
+                     mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("telegram_api_base", "trust_roots_dir", "webhook_url", "webhook_secret", mode="before")
+    @field_validator("telegram_api_base", "trust_roots_dir", "webhook_url", "webhook_secret", "zalo_api_base",
+                     "zalo_webhook_url", "zalo_webhook_secret", mode="before")
     @classmethod
     def _blank_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -90,7 +98,21 @@ class Settings(BaseSettings):
             raise ValueError("1-256 characters: letters, digits, _ and - (Telegram's rule)")
         return value
 
-    @field_validator("webhook_listen")
+    @field_validator("zalo_webhook_secret")
+    @classmethod
+    def _zalo_secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not 8 <= len(value.get_secret_value()) <= 256:
+            raise ValueError("8-256 characters (Zalo's rule)")
+        return value
+
+    @field_validator("zalo_bot_token")
+    @classmethod
+    def _zalo_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("expected BOT_ID:SECRET, as the Zalo Bot Manager shows it")
+        return value
+
+    @field_validator("webhook_listen", "zalo_webhook_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
@@ -116,6 +138,17 @@ class Settings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    @property
+    def zalo_token(self) -> str | None:
+        return self.zalo_bot_token.get_secret_value() if self.zalo_bot_token else None
+
+    @property
+    def zalo_secret_token(self) -> str:
+        """Zalo's webhook secret header: ZALO_WEBHOOK_SECRET, or one derived from the Zalo token."""
+        if self.zalo_webhook_secret is not None:
+            return self.zalo_webhook_secret.get_secret_value()
+        return hashlib.sha256(f"dondoc-zalo-webhook:{self.zalo_token}".encode()).hexdigest()[:48]
 
     @property
     def secret_token(self) -> str:

@@ -159,6 +159,8 @@ class Conversation:
         incoming = request.incoming
         if incoming.choice is not None:
             return await self._choice(request, incoming.choice)
+        if incoming.unsupported:
+            return [Reply(m.UNSUPPORTED_FILE)]
         if incoming.file is not None:
             return await assign.maybe_letter_file(request) or await intake.on_file(request)
         if incoming.command is not None:

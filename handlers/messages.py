@@ -9,6 +9,11 @@ NOT_REGISTERED = (
     "Xin chào! Bạn chưa được đăng ký với Đôn Đốc.\n"
     "Hãy xin Phòng Nội vụ một mã mời (hoặc đường dẫn mời) rồi gửi: /start MÃ_MỜI"
 )
+INTERNAL_ERROR = "Xin lỗi, Đôn Đốc gặp lỗi khi xử lý tin nhắn này. Bạn hãy thử lại sau ít phút."
+UNSUPPORTED_FILE = (
+    "Zalo không chuyển tệp cho Đôn Đốc được. Để nộp tệp PDF, hãy gõ /tasks rồi chọn «Nộp» "
+    "để nhận đường dẫn tải lên."
+)
 PLAIN_TEXT_HINT = (
     "Đôn Đốc chưa hiểu tin nhắn này. Để nộp báo cáo, hãy gửi tệp PDF; "
     "gõ /tasks để xem việc cần làm, /help để xem hướng dẫn."
@@ -251,3 +256,14 @@ def export_caption(count: int) -> str:
     return f"📊 Bảng tổng hợp {count} nhiệm vụ (Excel): trang tổng hợp, mỗi nhiệm vụ một trang, và nhật ký."
 
 UNKNOWN_CHOICE = "Nút này đã cũ hoặc không hợp lệ. Gõ /help để bắt đầu lại."
+
+
+def zalo_quota_warning(sent: int, quota: int) -> str:
+    return (f"⚠️ Đôn Đốc đã gửi {number(sent)}/{number(quota)} tin Zalo trong tháng này "
+            f"({sent * 100 // quota}% hạn mức). Khi hết hạn mức, Zalo sẽ ngừng nhận tin nhắc việc; hãy nâng gói "
+            "hoặc chuyển bớt người sang Telegram.")
+
+
+def number(value: int) -> str:
+    """12.345: thousands grouped with dots, as Vietnamese writes them."""
+    return f"{value:,}".replace(",", ".")

@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.channels import mark_identity_unreachable
 from storage.db import upsert_insert
 from storage.models import ChannelIdentity, OutboxMessage, Person
 
@@ -153,11 +154,20 @@ async def mark_failed(session: AsyncSession, message_id: int, *, now: datetime, 
     )
 
 
-async def mark_unreachable(session: AsyncSession, person_id: int, *, now: datetime) -> None:
-    await session.exec(
-        update(Person).where(Person.id == person_id, Person.unreachable_since == None)  # noqa: E711
-        .values(unreachable_since=now).execution_options(synchronize_session=False)
-    )
+async def mark_unreachable(session: AsyncSession, message: OutboxMessage, *, now: datetime) -> bool:
+    """The platform says ``message``'s chat cannot be reached (blocked the bot): that account is skipped
+    until the person writes again, and the message goes to the person's next linked account, once
+    (its key is the original's plus that channel). Returns True when it was passed on."""
+    if message.person_id is None:
+        return False
+    if not await mark_identity_unreachable(session, person_id=message.person_id, channel=message.channel,
+                                           chat_id=message.chat_id, now=now):
+        return False
+    for recipient in await recipients(session, [message.person_id]):
+        return await enqueue(session, dedupe_key=f"{message.dedupe_key}>{recipient.channel}", recipient=recipient,
+                             payload=message.payload, now=now, kind=message.kind,
+                             assignment_id=message.assignment_id)
+    return False
 
 
 async def message_for_reply(session: AsyncSession, *, channel: str, chat_id: str, platform_message_id: str

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.app import build_app, run_telegram
+from bot.app import build_app, run_bot
 from bot.demo import load_demo
 from bot.settings import load_settings
 from schedules.clock import FixedClock
@@ -17,6 +17,7 @@ from storage.models import Assignment, Person, Role, Task, Unit
 from storage.queries import create_invite
 from tests.conftest import VN, vn
 from tests.fakebot import FakeBotApi
+from tests.fakezalo import FakeZalo
 
 NOW = vn(2026, 11, 23, 9, 0)  # a Monday; the demo's deadlines lie ahead
 
@@ -60,24 +61,43 @@ class World:
 
 
 @asynccontextmanager
-async def running_bot(tmp_path, *, clock: FixedClock, demo_at, scheduler: bool = False, **settings):
-    """The real bot (``run_telegram``) on the demo, against a fresh fake Bot API; stopped cleanly after."""
-    fake = FakeBotApi()
-    await fake.start()
-    app = build_app(load_settings(data_dir=tmp_path / "data", telegram_bot_token=fake.token,
-                                  telegram_api_base=fake.base_url, **settings), clock=clock)
+async def running_channels(tmp_path, *, clock: FixedClock, demo_at, telegram: bool = True, zalo: bool = False,
+                           scheduler: bool = False, **settings):
+    """The real bot (``run_bot``) on the demo against fresh fakes of Telegram's Bot API and/or the Zalo
+    Bot Platform; yields ``(fake_telegram, fake_zalo, app)`` (None for a platform not served)."""
+    fake = FakeBotApi() if telegram else None
+    zfake = FakeZalo(max_poll_s=settings.pop("zalo_max_poll_s", 30.0)) if zalo else None
+    if fake is not None:
+        await fake.start()
+        settings.update(telegram_bot_token=fake.token, telegram_api_base=fake.base_url)
+    if zfake is not None:
+        await zfake.start()
+        settings.update(zalo_bot_token=zfake.token, zalo_api_base=zfake.base_url)
+    app = build_app(load_settings(data_dir=tmp_path / "data", **settings), clock=clock)
     await upgrade(app.db)
     await load_demo(app.db, now=demo_at, tz=VN)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(run_telegram(app, stop=stop, with_scheduler=scheduler))
+    stop, ready = asyncio.Event(), asyncio.Event()
+    runner = asyncio.create_task(run_bot(app, stop=stop, with_scheduler=scheduler, ready=ready))
     try:
-        await fake.wait_for_call("setWebhook" if settings.get("webhook_url") else "getUpdates")
-        yield fake, app
+        await ready.wait()
+        if fake is not None:
+            await fake.wait_for_call("setWebhook" if settings.get("webhook_url") else "getUpdates")
+        yield fake, zfake, app
     finally:
         stop.set()
         await asyncio.wait_for(runner, 30)
         await app.close()
-        await fake.close()
+        for server in (fake, zfake):
+            if server is not None:
+                await server.close()
+
+
+@asynccontextmanager
+async def running_bot(tmp_path, *, clock: FixedClock, demo_at, scheduler: bool = False, **settings):
+    """The real bot on the demo, against a fresh fake Bot API; stopped cleanly after."""
+    async with running_channels(tmp_path, clock=clock, demo_at=demo_at, scheduler=scheduler, **settings) as (
+            fake, _, app):
+        yield fake, app
 
 
 def forge_press(fake: FakeBotApi, user, message, data: str) -> None:

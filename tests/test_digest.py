@@ -43,7 +43,6 @@ from storage.models import (
     Task,
     Unit,
 )
-from storage.outbox import mark_unreachable
 from storage.queries import bind_identity, unit_by_code
 from storage.status import OPEN_STATUSES, transition
 from tests.conftest import VN, vn
@@ -133,9 +132,9 @@ async def demo(sqlite_db):
             decided_at=vn(2024, 11, 15, 14)))
         # unreachable: an active officer (listed) and a deactivated one (not listed)
         blocked = await _person(session, OFFICERS["BENQUAN"])
-        await mark_unreachable(session, blocked.id, now=vn(2024, 11, 16, 8))
+        blocked.unreachable_since = vn(2024, 11, 16, 8)  # no chat account reachable
         gone = await _person(session, OFFICERS["VINHKHE"])
-        await mark_unreachable(session, gone.id, now=vn(2024, 11, 16, 8))
+        gone.unreachable_since = vn(2024, 11, 16, 8)
         gone.active = False
     return db
 

@@ -1,0 +1,3 @@
+from tests.fakezalo.server import FakeZalo, FakeZaloUser, Sent
+
+__all__ = ["FakeZalo", "FakeZaloUser", "Sent"]
