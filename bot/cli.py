@@ -109,7 +109,7 @@ def run() -> None:
         if await is_empty(app.db):
             await load_demo(app.db, now=app.clock.now(), tz=app.settings.tz)
             typer.echo("Cơ sở dữ liệu trống: đã nạp dữ liệu mẫu để bạn dùng thử.")
-        app.transports["console"] = ConsoleTransport(app.db)
+        app.transports["console"] = ConsoleTransport(app.db, clock=app.clock)
         app.ctx.fetch_file = fetch_local
         sender = app.sender(limiter=RateLimiter(Limits(global_per_s=1000, per_chat_interval_s=0)))
         console = ConsoleChannel(app.conversation, app.db, app.clock,

@@ -15,7 +15,7 @@ from bot.numbered import NumberedChoices
 from handlers.chat import Incoming, IncomingFile, Reply, Sender
 from handlers.conversation import Conversation
 from handlers.texts import ROLE_LABELS
-from schedules.clock import Clock
+from schedules.clock import Clock, SystemClock
 from storage.db import Database
 from storage.models import Person, Unit
 from storage.queries import bind_identity, list_people
@@ -99,13 +99,13 @@ class ConsoleChannel:
             await bind_identity(session, person, channel=CHANNEL, external_id=sender.user_id,
                                 chat_id=sender.chat_id, username=None, now=self.clock.now())
         self.write(f"\nBạn đang là {person.name}. Gõ /help để xem các lệnh.")
-        await self.deliver(await self.conversation.handle(Incoming.from_text(sender, "/help")), sender)
+        # The greeting keeps the choices of a message that came for this person meanwhile (typing its number works).
+        await self.deliver(await self.conversation.handle(Incoming.from_text(sender, "/help")), sender, turn=False)
         while True:
             line = await self.read(f"{person.name}> ")
             if line is None or line.strip() in QUIT:
                 return False
             if line.strip() in SWITCH:
-                await self.numbered.remember(sender.chat_id, [], self.clock.now())
                 return True
             if not line.strip():
                 continue
@@ -133,8 +133,8 @@ class ConsoleChannel:
             return Incoming.from_text(sender, f"/gui {path_text}")
         return Incoming(sender=sender, file=IncomingFile(path.name, size, None, fetch, str(path)))
 
-    async def deliver(self, replies: list[Reply], sender: Sender) -> None:
-        for reply in await self.numbered.show(sender.chat_id, replies, self.clock.now()):
+    async def deliver(self, replies: list[Reply], sender: Sender, *, turn: bool = True) -> None:
+        for reply in await self.numbered.show(sender.chat_id, replies, self.clock.now(), turn=turn):
             self.write("")
             self.write(reply.text)
             for attachment in (reply.document, reply.image):
@@ -158,21 +158,23 @@ async def fetch_local(channel: str, ref: str) -> bytes:
 
 
 class ConsoleTransport:
-    """Messages queued for console identities (other people of the roster) are printed here."""
+    """Messages queued for console identities (other people of the roster) are printed here, their
+    buttons as numbered choices that person can type once they take the keyboard (``/doi``)."""
 
     channel = CHANNEL
 
-    def __init__(self, db: Database, write: Writer = stdout_writer) -> None:
+    def __init__(self, db: Database, write: Writer = stdout_writer, clock: Clock | None = None) -> None:
         self.db = db
         self.write = write
+        self.clock = clock or SystemClock()
+        self.numbered = NumberedChoices(db, CHANNEL)
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         async with self.db.session() as session:
             person = await session.get(Person, int(chat_id))
         name = person.name if person else f"#{chat_id}"
-        self.write(f"\n📨 [Tin nhắn gửi tới {name}]\n{reply.text}")
-        for row in reply.buttons:
-            self.write("  " + "  ".join(f"[{button.label}]" for button in row))
+        [shown] = await self.numbered.show(chat_id, [reply], self.clock.now(), turn=False)
+        self.write(f"\n📨 [Tin nhắn gửi tới {name}]\n{shown.text}")
         for attachment in (reply.image, reply.document):
             if attachment is not None:
                 self.write(f"  📎 {attachment.name} ({len(attachment.data)} byte)")

@@ -53,13 +53,20 @@ async def test_reminders_reach_console_identities(sqlite_db):
         queued = await queue_reminders(session, vn(2026, 12, 4, 7, 30), CONFIG)
     assert [m.person.name for m in queued] == ["Nguyễn Văn An"]
     script = Script()
-    sender = OutboxSender(sqlite_db, {"console": ConsoleTransport(sqlite_db, write=script.write)},
-                          FixedClock(vn(2026, 12, 4, 7, 30)),
+    send_clock = FixedClock(vn(2026, 12, 4, 7, 30))
+    sender = OutboxSender(sqlite_db, {"console": ConsoleTransport(sqlite_db, write=script.write, clock=send_clock)},
+                          send_clock,
                           limiter=RateLimiter(Limits(global_per_s=1000, per_chat_interval_s=0)))
     assert await sender.drain() == 1
     assert "[Tin nhắn gửi tới Nguyễn Văn An]" in script.text and "Hôm nay là hạn cuối" in script.text
-    assert "[📤 Nộp ngay]  [🕒 Xin gia hạn]" in script.text
+    assert "[1] 📤 Nộp ngay\n[2] 🕒 Xin gia hạn" in script.text
     assert await sender.drain() == 0
+
+    clock = FixedClock(vn(2026, 12, 4, 7, 45))
+    pressed = Script("Nguyễn Văn An", "1", "/thoat")  # the reminder's numbered choice, typed back
+    await ConsoleChannel(conversation(sqlite_db, clock), sqlite_db, clock, read=pressed.read,
+                         write=pressed.write).run()
+    assert "Hãy gửi tệp PDF cho nhiệm vụ «" in pressed.text, pressed.text
 
     clock = FixedClock(vn(2026, 12, 4, 8))
     chat = Script("Nguyễn Văn An", "/tasks", "/thoat")
