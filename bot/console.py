@@ -11,13 +11,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from sqlmodel import select
+
 from bot.numbered import NumberedChoices
 from handlers.chat import Incoming, IncomingFile, Reply, Sender
 from handlers.conversation import Conversation
 from handlers.texts import ROLE_LABELS
 from schedules.clock import Clock, SystemClock
 from storage.db import Database
-from storage.models import Person, Unit
+from storage.models import ChannelIdentity, Person, Unit
 from storage.queries import bind_identity, list_people
 
 CHANNEL = "console"
@@ -171,7 +173,9 @@ class ConsoleTransport:
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         async with self.db.session() as session:
-            person = await session.get(Person, int(chat_id))
+            person = (await session.exec(
+                select(Person).join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+                .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.chat_id == chat_id))).first()
         name = person.name if person else f"#{chat_id}"
         [shown] = await self.numbered.show(chat_id, [reply], self.clock.now(), turn=False)
         self.write(f"\n📨 [Tin nhắn gửi tới {name}]\n{shown.text}")
