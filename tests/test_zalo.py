@@ -284,11 +284,14 @@ async def test_quota_warning_once_at_80_percent(tmp_path):
         coordinator = await zregister(world, "Nguyễn Thị Hương", "zc")  # 1 message sent
         for _ in range(8):
             coordinator.send_text("/help")
-            await coordinator.next_message()
-        warning = await coordinator.next_message()  # the running sender delivers the warning
-        assert "hạn mức" in warning.text and "8/10 tin Zalo" in warning.text
+        helps = lambda: [m for m in coordinator.received if m.text.startswith("Xin chào")]  # noqa: E731
+        await zfake.wait(lambda: True if len(helps()) == 8 else None, 30)
+        warnings = lambda: [m for m in coordinator.received if "hạn mức" in m.text]  # noqa: E731
+        [warning] = await zfake.wait(lambda: warnings() or None, 30)  # the running sender delivers it
+        assert "8/10 tin Zalo" in warning.text and "80% hạn mức" in warning.text
         coordinator.send_text("/help")
-        await coordinator.next_message()
+        await zfake.wait(lambda: True if len(helps()) == 9 else None, 30)
+        app.wake_sender()
         async with app.db.session() as session:
             queued = (await session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith("quota:")))).all()
-        assert len(queued) == 1 and [m for m in coordinator.received if "hạn mức" in m.text] == [warning]
+        assert len(queued) == 1 and warnings() == [warning]
