@@ -26,7 +26,7 @@ from storage.migrate import upgrade
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = REPO.parent / "shared" / "seeds"
+SEEDS = Path(os.environ.get("SEEDS_DIR") or REPO.parent / "shared" / "seeds")
 
 
 def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
