@@ -8,6 +8,12 @@ Rules (see DESIGN.md, "Deadlines, as the letters write them"):
 - ``trong tháng 11`` / ``trong tháng 11/2024`` / ``trong tháng 11 năm 2024``: due at the end of the
   last day of that month (kind ``"month"``).
 - No year: the next such date (or month) on or after the reference date.
+- A time of day, before or after the day, as officials write it (``14 giờ``, ``14h``, ``14h00``,
+  ``14 giờ 30 phút``, ``16 giờ 00``, optionally led by ``lúc``): due at that time on that day, whatever
+  the keyword: ``trước 14 giờ, ngày 05/12/2017`` and ``chậm nhất 16 giờ 00 ngày 05/12/2017`` are due at
+  14:00 and 16:00 on 05/12/2017; ``chậm nhất ngày 06/10/2025, 14 giờ 30 phút`` at 14:30. ``24 giờ`` is
+  the end of the day. Without a time, the end of the day (``END_OF_DAY``).
+- ``chậm nhất trước ngày X`` is ``trước ngày X``.
 
 Matching runs on a "shadow" of the text: bold/italic ``*`` removed, diacritics stripped, lower case,
 with an index back into the original text, so spans and phrases always refer to what was written.
@@ -61,6 +67,11 @@ class Deadline:
     start: int
     end: int
 
+    @property
+    def timed(self) -> bool:
+        """Due at a written time of day, not at the end of the day."""
+        return self.due_at.timetz().replace(tzinfo=None) != END_OF_DAY
+
 
 # --- patterns (they run on the shadow text: no "*", no diacritics, lower case) -------------------
 
@@ -78,19 +89,31 @@ def _date_pattern(p: str) -> str:
     return rf"(?:ngay\s+)?(?:{numeric}|{verbal})"
 
 
+def _time_pattern(p: str) -> str:
+    """A time of day: ``14 giờ``, ``14h``, ``14h00``, ``14 giờ 30 phút``, ``16 giờ 00`` (shadow text)."""
+    return (rf"(?<![\d/.-])(?P<{p}hh>\d{{1,2}})\s*(?:gio|h)"
+            rf"(?:\s*(?P<{p}mm>\d{{1,2}})(?:\s*phut)?)?(?![\w/])")
+
+
+def _timed_date(p: str) -> str:
+    """A date with an optional time of day before it (``14 giờ, ngày …``) or after it (``…, lúc 14h``)."""
+    return (rf"(?:(?:luc\s+)?{_time_pattern(p + 't')}\s*,?\s*)?" + _date_pattern(p)
+            + rf"(?:\s*,?\s*(?:(?:vao\s+)?luc\s+|truoc\s+)?{_time_pattern(p + 'a')})?")
+
+
 _KEYWORD_DATE = (
-    r"(?:(?P<before>\btruoc)"
+    r"(?:(?P<before>\btruoc|\bcham\s+nhat\s+truoc)"
     r"|(?P<by>\bcham\s+nhat|\b(?:thoi\s+)?han(?:\s+(?:chot|cuoi|nop|gui))?"
     r"|\bhoan\s+thanh(?:\s+(?:vao|trong))?(?=\s+ngay\b))"
     r"|(?P<until>\b(?:tu\s+nay\s+)?den))"
-    r"\b\s*:?\s*(?:(?:la|vao|trong)\s+){0,2}" + _date_pattern("k")
+    r"\b\s*:?\s*(?:(?:la|vao|trong)\s+){0,2}" + _timed_date("k")
 )
 _MONTH = (
     r"(?P<month>\btrong\s+thang\s+(?P<mm>\d{1,2})"
     r"(?:\s*/\s*(?P<my>\d{4})(?!\d)|\s+nam\s+(?P<mny>\d{4})(?!\d)|(?![\d/])))"
 )
 _PHRASE_RE = re.compile(f"{_KEYWORD_DATE}|{_MONTH}")
-_BARE_DATE_RE = re.compile(r"[\s(]*(?P<date>" + _date_pattern("k") + r")[\s.!?)]*")
+_BARE_DATE_RE = re.compile(r"[\s(]*(?P<date>" + _timed_date("k") + r")[\s.!?)]*")
 _RANGE_OPENING_RE = re.compile(r"\btu\s+" + _date_pattern("r"))
 _CUT_OFF_RE = re.compile(r"\btinh\s+$")
 _CLAUSE_BREAK_RE = re.compile(r"[;,\n]|\.(?:\s|$)")
@@ -185,6 +208,21 @@ def _day_from_match(m: re.Match[str], p: str, ref: date) -> date:
     return _resolve_day(int(day), int(month), None if year is None else int(year), ref)
 
 
+def _time_from_match(m: re.Match[str], p: str) -> time | None:
+    """The time of day written before or after the date, or None; 24 giờ is the end of the day."""
+    for side in ("t", "a"):
+        hour = m.group(f"{p}{side}hh")
+        if hour is None:
+            continue
+        minute = int(m.group(f"{p}{side}mm") or 0)
+        if int(hour) == 24 and minute == 0:
+            return END_OF_DAY
+        if int(hour) > 23 or minute > 59:
+            raise DeadlineError(f"Giờ {int(hour)}:{minute:02d} không có thật.")
+        return time(int(hour), minute)
+    return None
+
+
 def _day_before(day: date) -> date:
     try:
         return day - timedelta(days=1)
@@ -226,16 +264,20 @@ def _build(text: str, shadow: _Shadow, m: re.Match[str], ref: date, tz: ZoneInfo
         due, kind = _month_end(int(m.group("mm")), None if year is None else int(year), ref), "month"
     elif _is_period_end(shadow.text, m):
         return None
-    elif m.group("before") is not None:
-        due, kind = _day_before(_day_from_match(m, "k", ref)), "before"
     else:
-        due, kind = _day_from_match(m, "k", ref), "by"
+        at = _time_from_match(m, "k")
+        day = _day_from_match(m, "k", ref)
+        kind = "before" if m.group("before") is not None else "by"
+        if kind == "before" and at is None:
+            day = _day_before(day)
+        return _deadline(text, start, end, day, kind, tz, at)
     return _deadline(text, start, end, due, kind, tz)
 
 
-def _deadline(text: str, start: int, end: int, due: date, kind: str, tz: ZoneInfo) -> Deadline:
+def _deadline(text: str, start: int, end: int, due: date, kind: str, tz: ZoneInfo,
+              at: time | None = None) -> Deadline:
     return Deadline(
-        due_at=datetime.combine(due, END_OF_DAY, tzinfo=tz),
+        due_at=datetime.combine(due, at or END_OF_DAY, tzinfo=tz),
         due_date=due,
         phrase=_phrase(text, start, end),
         kind=kind,
@@ -272,4 +314,5 @@ def parse_deadline(text: str, reference: date | datetime, tz: ZoneInfo = VN_TZ) 
     if bare is None:
         raise _not_found(text)
     start, end = _original_span(shadow, bare.start("date"), bare.end("date"))
-    return _deadline(text, start, end, _day_from_match(bare, "k", _reference_date(reference, tz)), "by", tz)
+    day = _day_from_match(bare, "k", _reference_date(reference, tz))
+    return _deadline(text, start, end, day, "by", tz, _time_from_match(bare, "k"))

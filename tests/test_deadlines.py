@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from schedules.deadlines import VN_TZ, Deadline, DeadlineError, find_deadlines, parse_deadline
 
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+from tests.conftest import SEEDS
 REF = date(2024, 11, 1)
 
 
@@ -523,3 +523,80 @@ def test_property_month_is_last_day_of_that_month(month: int, year: int | None, 
         assert date(reference.year, reference.month, 1) <= due < date(reference.year + 1, reference.month, 1)
     else:
         assert due.year == year
+
+
+# --- a time of day ---------------------------------------------------------------------------------
+
+
+def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=VN_TZ)
+
+
+@pytest.mark.parametrize(
+    "text, due_at, kind, phrase",
+    [
+        # the three letters: "trước 14 giờ ngày X" is 14:00 ON X, not the day before
+        ("gửi về Văn phòng UBND tỉnh trước 14 giờ, ngày 05/12/2017 để tổng hợp", at(2017, 12, 5, 14), "before",
+         "trước 14 giờ, ngày 05/12/2017"),
+        ("trước 17h00 ngày 05/12/2017", at(2017, 12, 5, 17), "before", "trước 17h00 ngày 05/12/2017"),
+        ("chậm nhất 16 giờ 00 ngày 05/12/2017", at(2017, 12, 5, 16), "by", "chậm nhất 16 giờ 00 ngày 05/12/2017"),
+        ("trước 14h ngày 06/12/2024", at(2024, 12, 6, 14), "before", "trước 14h ngày 06/12/2024"),
+        ("hạn chót 10h30 ngày 30/9/2025.", at(2025, 9, 30, 10, 30), "by", "hạn chót 10h30 ngày 30/9/2025"),
+        ("Hạn: 14 giờ 30 phút ngày 20/11/2024", at(2024, 11, 20, 14, 30), "by", "Hạn: 14 giờ 30 phút ngày 20/11/2024"),
+        ("chậm nhất lúc 8 giờ ngày 20 tháng 11 năm 2024", at(2024, 11, 20, 8), "by",
+         "chậm nhất lúc 8 giờ ngày 20 tháng 11 năm 2024"),
+        # after the day
+        ("chậm nhất ngày 06/10/2025, 14 giờ 30 phút.", at(2025, 10, 6, 14, 30), "by",
+         "chậm nhất ngày 06/10/2025, 14 giờ 30 phút"),
+        ("trước ngày 20/11/2024 lúc 9 giờ", at(2024, 11, 20, 9), "before", "trước ngày 20/11/2024 lúc 9 giờ"),
+        ("hạn 20/11 vào lúc 16h00", at(2024, 11, 20, 16), "by", "hạn 20/11 vào lúc 16h00"),
+        # no year: still the next such day on or after the reference
+        ("trước 17 giờ ngày 10/12", at(2024, 12, 10, 17), "before", "trước 17 giờ ngày 10/12"),
+        # "24 giờ" is the end of that day; "chậm nhất trước ngày" is "trước ngày"
+        ("hạn 24 giờ ngày 05/12/2024", datetime(2024, 12, 5, 23, 59, 59, tzinfo=VN_TZ), "by", "hạn 24 giờ ngày 05/12/2024"),
+        ("chậm nhất trước ngày 31 tháng 12 hàng năm", datetime(2024, 12, 30, 23, 59, 59, tzinfo=VN_TZ), "before",
+         "chậm nhất trước ngày 31 tháng 12"),
+    ],
+)
+def test_a_time_of_day(text: str, due_at: datetime, kind: str, phrase: str) -> None:
+    [deadline] = find_deadlines(text, date(2024, 11, 1))
+    assert (deadline.due_at, deadline.kind, deadline.phrase) == (due_at, kind, phrase)
+    assert deadline.timed == (due_at.time() != datetime.max.time().replace(microsecond=0))
+    assert text[deadline.start:deadline.end].replace("*", "") == phrase
+
+
+@pytest.mark.parametrize("text", [
+    "chậm nhất ngày 15/11/2024, 3 đơn vị chưa nộp",  # a count after the day is not a time
+    "đến 14 học sinh",
+    "Hội nghị lúc 14 giờ ngày 05/12/2024 tại hội trường",  # a meeting time without a deadline keyword
+])
+def test_times_that_are_not_part_of_a_deadline(text: str) -> None:
+    found = find_deadlines(text, date(2024, 11, 1))
+    assert all(not d.timed for d in found)
+
+
+def test_a_time_that_does_not_exist_is_reported() -> None:
+    with pytest.raises(DeadlineError, match=r"^Giờ 25:00 không có thật\.$"):
+        find_deadlines("trước 25 giờ ngày 05/12/2017", REF)
+    with pytest.raises(DeadlineError, match=r"^Giờ 14:75 không có thật\.$"):
+        parse_deadline("14h75 ngày 05/12/2017", REF)
+
+
+def test_a_bare_day_with_a_time_is_a_deadline() -> None:
+    deadline = parse_deadline("14 giờ ngày 05/12/2017", REF)
+    assert (deadline.due_at, deadline.kind, deadline.timed) == (at(2017, 12, 5, 14), "by", True)
+
+
+@given(
+    day=st.dates(min_value=date(1950, 1, 2), max_value=date(2100, 12, 31)),
+    hour=st.integers(min_value=0, max_value=23),
+    minute=st.integers(min_value=0, max_value=59),
+    keyword=st.sampled_from(["trước", "chậm nhất", "hạn chót", "Chậm nhất là"]),
+    form=st.sampled_from(["{h} giờ {m:02d} phút, ngày {d}", "{h}h{m:02d} ngày {d}", "{h} giờ {m:02d} ngày {d}",
+                          "ngày {d}, {h} giờ {m:02d} phút", "ngày {d} lúc {h}h{m:02d}"]),
+)
+def test_property_a_written_time_is_the_due_instant(day: date, hour: int, minute: int, keyword: str, form: str) -> None:
+    text = f"{keyword} " + form.format(h=hour, m=minute, d=f"{day.day}/{day.month}/{day.year}")
+    deadline = parse_deadline(text, date(2000, 1, 1))
+    assert deadline.due_at == at(day.year, day.month, day.day, hour, minute)
+    assert deadline.phrase == text
