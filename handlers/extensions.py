@@ -62,7 +62,7 @@ DECISIONS = {"approved": "đã được đồng ý", "denied": "đã bị từ c
 
 
 def _due(at: datetime, tz: ZoneInfo) -> str:
-    return f"hết ngày {t.day_with_weekday(at.astimezone(tz).date())}"
+    return t.deadline(at, tz)
 
 
 def _title(task: Task) -> str:

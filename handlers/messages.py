@@ -158,11 +158,16 @@ def signature_lines(report, tz) -> list[str]:
 def timeliness(received_at, due_at, tz) -> str:
     from handlers.texts import day
 
-    local_due = due_at.astimezone(tz).date()
+    local = due_at.astimezone(tz)
+    local_due = local.date()
+    when = f"hết ngày {day(local_due)}" if (local.hour, local.minute, local.second) == (23, 59, 59) \
+        else f"{local:%H}h{local:%M} ngày {day(local_due)}"
     if received_at <= due_at:
-        return f"Nộp đúng hạn (hạn hết ngày {day(local_due)})."
+        return f"Nộp đúng hạn (hạn {when})."
     late = (received_at.astimezone(tz).date() - local_due).days
-    return f"Nộp muộn {late} ngày (hạn hết ngày {day(local_due)})."
+    if late <= 0:  # a deadline at a time of day, missed the same day
+        return f"Nộp muộn (hạn {when})."
+    return f"Nộp muộn {late} ngày (hạn {when})."
 
 
 def receipt(task, evidence, report, due_at, tz, added: bool) -> str:

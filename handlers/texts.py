@@ -39,10 +39,18 @@ def instant(at: datetime, tz: ZoneInfo) -> str:
     return local.strftime("%H:%M %d/%m/%Y")
 
 
+def deadline(due_at: datetime, tz: ZoneInfo) -> str:
+    """When a deadline falls: "hết ngày thứ Ba 19/11/2024", or with a written time "14h00 thứ Ba 05/12/2017"."""
+    local = due_at.astimezone(tz)
+    if (local.hour, local.minute, local.second) == (23, 59, 59):
+        return f"hết ngày {day_with_weekday(local.date())}"
+    return f"{local:%H}h{local:%M} {day_with_weekday(local.date())}"
+
+
 def due(phrase: str, due_at: datetime, tz: ZoneInfo) -> str:
-    """The letter's phrase beside the computed instant: «trước ngày 20/11/2024» (hết ngày thứ Ba 19/11/2024)."""
-    local = due_at.astimezone(tz).date()
-    return f"«{phrase}» (hết ngày {day_with_weekday(local)})"
+    """The letter's phrase beside the computed instant: «trước ngày 20/11/2024» (hết ngày thứ Ba 19/11/2024),
+    «trước 14 giờ ngày 05/12/2017» (14h00 thứ Ba 05/12/2017)."""
+    return f"«{phrase}» ({deadline(due_at, tz)})"
 
 
 def remaining(due_at: datetime, now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> str:

@@ -10,6 +10,10 @@
 - subject: ``V/v …`` over one or more lines, until a blank line, the place/date line, ``Kính gửi`` …;
   a titled document (``THÔNG BÁO``, ``KẾ HOẠCH`` …) gives "Thông báo: <the line(s) under the title>".
 - recipients: the ``Kính gửi:`` line and the bullet lines under it.
+- Without a dated header, number and date come from a title line ("Công văn số 972/SNV-CCHC ngày
+  18/7/2018 V/v …", a portal's list of documents), else from the sentence of the body that issues
+  the letter ("Ngày 23/11/2017, Sở Nội vụ ban hành Công văn số 1500/SNV-CCHC …", a portal's
+  announcement). That date, like a header's, is the reference for deadlines written without a year.
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ _DOC_TYPES = frozenset({
     "ket luan", "huong dan", "chuong trinh", "phuong an",
 })
 _HEADER_LINES = 60
+
+_DOC_WORDS = (r"(?:cong\s+van|van\s+ban|ke\s+hoach|thong\s+bao|quyet\s+dinh|chi\s+thi|huong\s+dan|bao\s+cao"
+              r"|to\s+trinh|giay\s+moi|chuong\s+trinh)")
+_WRITTEN_DATE = (r"(?:(?P<d>\d{1,2})\s*[/.-]\s*(?P<m>\d{1,2})\s*[/.-]\s*(?P<y>\d{4})"
+                 r"|(?P<vd>\d{1,2})\s+thang\s+(?P<vm>\d{1,2})\s*,?\s+nam\s+(?P<vy>\d{4}))(?!\d)")
+_NUMBER = r"(?P<num>\d+(?:\s*/\s*[\w.\-]*\w)+)"
+# "Công văn số 972/SNV-CCHC ngày 18/7/2018 V/v …" on a line of its own (a title line)
+_TITLE_LINE_RE = re.compile(rf"^\s*{_DOC_WORDS}\s+so\s*:?\s*{_NUMBER}\s*,?\s*ngay\s+{_WRITTEN_DATE}")
+# "Ngày 23/11/2017, Sở Nội vụ ban hành Công văn số 1500/SNV-CCHC …" (the sentence issuing the letter)
+_ISSUING_RE = re.compile(rf"\bngay\s+{_WRITTEN_DATE}\s*,\s*[^.;:]{{0,150}}?\bban\s+hanh\s+{_DOC_WORDS}"
+                         rf"(?:\s+so\s*:?\s*{_NUMBER})?")
+_ISSUING_LINES = 12  # non-blank lines of the body searched for the issuing sentence
 
 
 @dataclass
@@ -89,7 +105,37 @@ def _header(lines: list[str]) -> _Header:
             last = max(last, end)
             break
     head.body_start = last + 1
+    if head.date is None and head.month_year is None:
+        _date_from_text(lines, head)
     return head
+
+
+def _date_from_text(lines: list[str], head: _Header) -> None:
+    """Number and date from a title line, else from the body's sentence issuing the letter."""
+    for n, line in enumerate(lines[:_HEADER_LINES]):
+        m = _TITLE_LINE_RE.match(_flat(line))
+        if m and _take(head, m, line):
+            if head.subject is None:
+                rest = line[m.end():].strip(" ,.:-")
+                head.subject = _squash(rest) or None
+            return
+    body = [line for line in lines[head.body_start:] if not _is_blank(line)][:_ISSUING_LINES]
+    for line in body:
+        m = _ISSUING_RE.search(_flat(line))
+        if m and _take(head, m, line):
+            return
+
+
+def _take(head: _Header, m: re.Match[str], line: str) -> bool:
+    day, month, year = (m.group("d"), m.group("m"), m.group("y")) if m.group("d") else \
+        (m.group("vd"), m.group("vm"), m.group("vy"))
+    try:
+        head.date = date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    if m.group("num") and head.number is None and head.number_hint is None:
+        head.number = re.sub(r"\s*/\s*", "/", line[m.start("num"):m.end("num")])
+    return True
 
 
 def _read_date(head: _Header, m: re.Match[str], line: str) -> None:
