@@ -424,7 +424,10 @@ def test_several_deadlines_in_one_paragraph_each_with_its_units() -> None:
 
 def test_group_words_and_generic_units() -> None:
     body = "Các cơ quan, đơn vị báo cáo chậm nhất ngày 25/11/2024."
-    assert set(extract(letter(body)).tasks[0].units) == CQCM | DVSN
+    assert set(extract(body).tasks[0].units) == CQCM | DVSN  # no "Kính gửi": the group
+    # the letter is addressed to Phòng Nội vụ and the communes: the generic words mean the addressed
+    # units of that group (issue 12)
+    assert extract(letter(body)).tasks[0].units == ("NV",)
     body = "Các phòng, ban và Chủ tịch UBND các xã, thị trấn báo cáo chậm nhất ngày 25/11/2024."
     assert set(extract(letter(body)).tasks[0].units) == CQCM | XA
 

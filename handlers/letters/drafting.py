@@ -62,6 +62,7 @@ from handlers.letters.units import (
     UnitRef,
     _Lexicon,
     _SEPARATORS,
+    _tidy_name,
     _Zone,
 )
 from schedules.deadlines import Deadline
@@ -305,7 +306,8 @@ def extract_letter(
     for line in head.recipients:
         zone = lexicon.zone(line)
         recipient_codes += zone.all_codes()
-        recipient_unmatched += zone.all_unmatched()
+        # a recipient that is not in the roster is listed whole, for the coordinator to map
+        recipient_unmatched += [] if zone.all_codes() else [_tidy_name(line)]
 
     body_lines = lines[head.body_start:]
     end = next((n for n, line in enumerate(body_lines) if _squash(_flat(line)).startswith("noi nhan")), len(body_lines))
@@ -394,18 +396,37 @@ def _deliverable(text: str) -> str:
 
 
 def _resolve(span: _Zone, fallbacks: list[str], heading: _Zone | None, subheading: _Zone | None,
-             ctx: _Context) -> tuple[list[str], list[str], bool]:
-    """Assignee codes, unmatched names, and whether they came from a fallback."""
+             ctx: _Context) -> tuple[list[str], list[str], _Zone | None]:
+    """Assignee codes, unmatched names, and the fallback zone they came from (None: from ``span``)."""
     if span.names_someone:
-        return span.assignees, span.assignee_unmatched, False
+        return (*_addressed(span, ctx), None)
     for text in fallbacks:
         zone = ctx.lexicon.zone(text)
         if zone.names_someone:
-            return zone.assignees, zone.assignee_unmatched, True
+            return (*_addressed(zone, ctx), zone)
     for zone in (subheading, heading):
         if zone is not None and zone.names_someone:
-            return zone.assignees, zone.assignee_unmatched, True
-    return list(ctx.recipient_units), [], True
+            return (*_addressed(zone, ctx), zone)
+    return list(ctx.recipient_units), list(ctx.recipient_unmatched), ctx.lexicon.zone("")
+
+
+def _addressed(zone: _Zone, ctx: _Context) -> tuple[list[str], list[str]]:
+    """Who ``zone`` names. Generic words alone ("các cơ quan, đơn vị", "các sở, ban, ngành") mean the
+    letter's recipients (those of the group among them, else all of them); when none of the
+    recipients is in the roster, nobody, and the recipients are listed as unmatched."""
+    if not (zone.only_generic and (ctx.recipient_units or ctx.recipient_unmatched)):
+        return zone.assignees, zone.assignee_unmatched
+    among = [code for code in zone.assignees if code in ctx.recipient_units]
+    if among:
+        return among, []
+    return list(ctx.recipient_units), list(ctx.recipient_unmatched)
+
+
+def _deliverers(assignees: list[str], zones: list[_Zone]) -> list[str]:
+    """Assignees without the office the report is sent to ("gửi về Phòng Nội vụ"), unless named."""
+    collectors = {code for zone in zones for code in zone.collectors}
+    named = {code for zone in zones for code in zone.named_units}
+    return [code for code in assignees if code not in collectors or code in named]
 
 
 def _span_tasks(para: str, start: int, end: int, deadline: Deadline, heading: _Zone | None,
@@ -429,10 +450,13 @@ def _span_tasks(para: str, start: int, end: int, deadline: Deadline, heading: _Z
         leads: list[str] = []
     else:
         before = para[:min(start, PREFIX_LIMIT)]  # who the paragraph opens with ("Phòng A báo cáo …; …")
-        assignees, unmatched, _ = _resolve(span, [before] if before.strip() else [], heading, subheading, ctx)
+        assignees, unmatched, fallback = _resolve(span, [before] if before.strip() else [], heading, subheading, ctx)
+        assignees = _deliverers(assignees, zones + ([fallback] if fallback is not None else []))
         leads = span.leads
         if not leads and span.starts_with_lead_verb and len(set(assignees)) == 1:
             leads = [assignees[0]]
+        if not leads and fallback is None and span.single_named is not None and set(assignees) == {span.single_named}:
+            leads = [span.single_named]  # "Giao Phòng A báo cáo …", "Phòng A hướng dẫn …; báo cáo …"
     coordinating = span.coordinating
     common = dict(
         title=title,
@@ -463,12 +487,26 @@ def _subject_title(subject: str) -> str:
     return text
 
 
+_DESCRIPTION_RE = re.compile(
+    r"^[^:]{0,150}:\s*(?:(?:huong\s+dan|thuc\s+hien|ap\s+dung|xem|chi\s+tiet|noi\s+dung)\s+)?"
+    r"(?:tai|theo|nhu)\s+(?:phu\s+luc|(?:bieu\s+)?mau|de\s+cuong)\b[^.;:]{0,80}[.;]?\s*$"
+)
+
+
+def _is_description(text: str) -> bool:
+    """A bullet that only points somewhere: "– Đối với các sở, ban, ngành: Hướng dẫn tại Phụ lục I;"
+    (no action verb, no deadline, a pointer to an annex): not a task."""
+    return bool(_DESCRIPTION_RE.match(_flat(_squash(text))))
+
+
 def _problem_task(segment: list[_Para], heading: _Zone | None, subheading: _Zone | None, ctx: _Context,
                   label: str | None, problem: str = NO_DEADLINE) -> DraftTask | None:
     """A segment without a (valid) deadline. Without a deadline it is kept when it says who must act;
     with a deadline that cannot be read (``problem`` given) it is always kept."""
     text = " ".join(p.text for p in segment)
     first = segment[0].text
+    if problem == NO_DEADLINE and _is_description(text):
+        return None
     zone = ctx.lexicon.zone(text)
     own = zone.names_someone
     if problem == NO_DEADLINE and not own and not any(z is not None and z.names_someone for z in (heading, subheading)):

@@ -219,7 +219,7 @@ class _Mention:
     generic: bool = False
     related: bool = False  # "… có liên quan": not a list of units
     unmatched: tuple[str, ...] = ()
-    role: str = "other"  # "assignee" | "coordinating" | "other"
+    role: str = "other"  # "assignee" | "coordinating" | "collector" (gửi về …) | "other"
     lead: bool = False
 
 
@@ -248,7 +248,19 @@ _TITLES: tuple[tuple[str, ...], ...] = (
 )
 _OPENERS: tuple[tuple[str, ...], ...] = (
     ("giao", "cho"), ("giao",), ("de", "nghi"), ("yeu", "cau"), ("giua",), ("doi", "voi"), ("kinh", "gui"),
+    ("rieng",),
 )
+# Words before a unit that make it the place a report goes to ("gửi về Phòng Nội vụ", "nộp về …"):
+# the collecting office. "qua" (a mailbox: "gửi về UBND huyện (qua phòng Nội vụ)") is not among them.
+_COLLECTOR_WORDS: tuple[tuple[str, ...], ...] = (("ve",), ("gui",), ("nop",), ("gui", "den"), ("nop", "den"))
+# Word pairs that end an unknown name: verbs following the subject of a sentence.
+_NAME_STOP_PAIRS = frozenset({("ban", "hanh"), ("tran", "trong"), ("thong", "bao"), ("huong", "dan")})
+# Heads that start a new name: a capitalised one ends the name before it ("Ủy ban MTTQ … và HĐND cấp xã").
+_STRONG_HEADS = frozenset({"phong", "so", "ubnd", "hdnd", "ubmttq", "uy", "ban", "doan", "hoi", "trung", "van",
+                           "chi", "cong", "kho", "benh", "huyen", "mat", "truong"})
+_LEVELS = frozenset({"xa", "huyen", "tinh"})
+# Second syllables of words in names that would otherwise stop the name ("Kế hoạch và Đầu tư").
+_NAME_PAIRS = frozenset({("dau", "tu"), ("xa", "hoi"), ("ke", "hoach"), ("tai", "chinh"), ("tu", "phap")})
 _SEPARATORS = frozenset({",", "-", "va", "cung", "huyen", "thuoc"})
 _HARD_BREAKS = frozenset({".", ";", ":", "(", ")", "!", "?"})
 _CLAUSE_BREAKS = _HARD_BREAKS | {","}
@@ -368,7 +380,8 @@ class _Zone:
         return None
 
     def _unknown_at(self, i: int) -> _Mention | None:
-        """A capitalised organisation name that is not in the roster."""
+        """A capitalised organisation name that is not in the roster, whole: "Sở Tài nguyên và Môi
+        trường", "HĐND cấp xã", "Đoàn thanh niên huyện"; never a piece of the sentence after it."""
         tokens, text = self.tokens, self.text
         for head in _ORG_HEADS:
             k = _match(tokens, i, head, _SKIP_UNIT)
@@ -379,8 +392,26 @@ class _Zone:
                     k < len(tokens) and tokens[k].is_word and text[tokens[k].start].isupper()):
                 return None
             end = k
-            while end < len(tokens) and end - k < 6 and tokens[end].is_word and tokens[end].word not in _NAME_STOPS \
-                    and not tokens[end].word.isdigit() and tokens[end].word not in self.lexicon.entries:
+            while end < len(tokens) and end - k < 8 and tokens[end].is_word and not tokens[end].word.isdigit():
+                word = tokens[end].word
+                capital = text[tokens[end].start].isupper()
+                nxt = tokens[end + 1] if end + 1 < len(tokens) else None
+                if nxt is not None and nxt.is_word and (word, nxt.word) in _NAME_STOP_PAIRS:
+                    break
+                if word == "cap" and nxt is not None and nxt.is_word and nxt.word in _LEVELS:
+                    end += 2  # "HĐND cấp xã"
+                    break
+                if word == "va" and nxt is not None and nxt.is_word and text[nxt.start].isupper() \
+                        and nxt.word not in _STRONG_HEADS:
+                    end += 1  # "Tài nguyên và Môi trường"
+                    continue
+                if capital and end > k and word in _STRONG_HEADS:
+                    break  # the next name starts
+                if end > k and (tokens[end - 1].word, word) in _NAME_PAIRS:
+                    end += 1  # "Đầu tư"
+                    continue
+                if not capital and (word in _NAME_STOPS or word in self.lexicon.entries):
+                    break
                 end += 1
             if end < len(tokens) and tokens[end].is_word and tokens[end].word == "huyen":
                 end += 1
@@ -405,6 +436,8 @@ class _Zone:
                 clause = self._strip_titles([t.word for t in gap[cut + 1:] if t.is_word])
                 if _coordinating(clause):
                     mention.role = "coordinating"
+                elif any(_ends_with(clause, words) for words in _COLLECTOR_WORDS):
+                    mention.role = "collector"
                 elif not clause or any(_ends_with(clause, opener) for opener in _OPENERS):
                     mention.role = "assignee"
                 else:
@@ -452,9 +485,36 @@ class _Zone:
         return self._codes(self._named("assignee"))
 
     @property
+    def collectors(self) -> list[str]:
+        """Units a report is sent to ("gửi về Phòng Nội vụ"): they collect, they do not deliver."""
+        return self._codes(m for m in self.mentions if m.role == "collector" and m.kind in ("unit", "list"))
+
+    @property
+    def named_units(self) -> list[str]:
+        """Roster units named by name (not through a group) as assignees."""
+        return self._codes(m for m in self._named("assignee") if m.kind in ("unit", "list"))
+
+    @property
+    def single_named(self) -> str | None:
+        """The one roster unit named as the assignee, by its name (not a group), or None."""
+        named = [m for m in self._named("assignee") if not self._issuer(m)]
+        # the subject of a sentence: a verb in lower case follows ("Phòng A báo cáo …"), not a heading
+        # run into the next line ("4. Phòng A Hoàn thành …" in a text layer without blank lines)
+        after = self.tokens[named[0].end] if len(named) == 1 and named[0].end < len(self.tokens) else None
+        if after is not None and after.is_word and self.text[after.start].islower() \
+                and named[0].kind in ("unit", "list") and not named[0].unmatched:
+            codes = self._codes(named)
+            return codes[0] if len(codes) == 1 else None
+        return None
+
+    @property
     def only_generic(self) -> bool:
-        """Names no assignee, or only "các cơ quan, đơn vị"."""
-        return all(m.generic for m in self._named("assignee"))
+        """Names no assignee, or only "các cơ quan, đơn vị" (the issuing body aside: "UBND tỉnh yêu cầu …")."""
+        return all(m.generic for m in self._named("assignee") if not self._issuer(m))
+
+    def _issuer(self, mention: _Mention) -> bool:
+        units = [self.lexicon.by_code.get(code) for code in mention.codes]
+        return bool(units) and all(u is not None and u.kind in ISSUER_KINDS for u in units)
 
     @property
     def leads(self) -> list[str]:
