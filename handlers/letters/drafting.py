@@ -273,6 +273,7 @@ class _Context:
     recipient_units: list[str]
     recipient_unmatched: list[str]
     tasks: list[DraftTask] = field(default_factory=list)
+    lead_in: _Zone | None = None  # "… đề nghị UBND các huyện, thị xã, thành phố:" before the first item
 
 
 def extract_letter(
@@ -315,6 +316,8 @@ def extract_letter(
     paras = _without_closing(paras, ref, tz)
     ctx = _Context(lexicon, ref, tz, head.subject, list(lexicon.sort(recipient_codes)), recipient_unmatched)
     items = _items(paras)
+    if items and items[0].kind == "context" and items[0].paras[-1].text.rstrip().endswith(":"):
+        ctx.lead_in = lexicon.zone(items[0].paras[-1].text)
     letter_wide = any(_is_time_section(item) and _has_deadline(item, ref, tz) for item in items)
     for item in items:
         _item_tasks(item, ctx, letter_wide)
@@ -404,7 +407,7 @@ def _resolve(span: _Zone, fallbacks: list[str], heading: _Zone | None, subheadin
         zone = ctx.lexicon.zone(text)
         if zone.names_someone:
             return (*_addressed(zone, ctx), zone)
-    for zone in (subheading, heading):
+    for zone in (subheading, heading, ctx.lead_in):
         if zone is not None and zone.names_someone:
             return (*_addressed(zone, ctx), zone)
     return list(ctx.recipient_units), list(ctx.recipient_unmatched), ctx.lexicon.zone("")
@@ -509,8 +512,10 @@ def _problem_task(segment: list[_Para], heading: _Zone | None, subheading: _Zone
         return None
     zone = ctx.lexicon.zone(text)
     own = zone.names_someone
-    if problem == NO_DEADLINE and not own and not any(z is not None and z.names_someone for z in (heading, subheading)):
-        return None
+    if problem == NO_DEADLINE and not own and not any(z is not None and z.names_someone for z in (heading, subheading)) \
+            and not (segment[0].kind == "item" and ctx.lead_in is not None and ctx.lead_in.names_someone
+                     and not first.rstrip().endswith(":")):
+        return None  # nobody named, and not an item of a lead-in that names who must act
     if heading is not None and segment[0].kind == "item" and ":" not in first[:200]:
         heading = None  # the item is its own heading
     assignees, unmatched, _ = _resolve(zone, [], heading, subheading, ctx)

@@ -63,6 +63,10 @@ DEFAULT_GROUP_WORDS: tuple[GroupWord, ...] = (
     GroupWord("UBND các xã, thị trấn", ("xa",)),
     GroupWord("Ủy ban nhân dân các xã, thị trấn", ("xa",)),
     GroupWord("UBND cấp xã", ("xa",)),
+    GroupWord("UBND các xã, phường, thị trấn", ("xa",)),
+    GroupWord("các xã, phường, thị trấn", ("xa",)),
+    GroupWord("xã, phường, thị trấn", ("xa",)),
+    GroupWord("cấp xã", ("xa",)),
     GroupWord("các xã, thị trấn", ("xa",)),
     GroupWord("các xã", ("xa",)),
     GroupWord("các cơ quan chuyên môn", ("cqcm",)),
@@ -250,6 +254,8 @@ _OPENERS: tuple[tuple[str, ...], ...] = (
     ("giao", "cho"), ("giao",), ("de", "nghi"), ("yeu", "cau"), ("giua",), ("doi", "voi"), ("kinh", "gui"),
     ("rieng",),
 )
+# Words after a unit that make it the one asking ("Phòng Văn hóa và Thông tin đề nghị UBND các xã …").
+_REQUESTS: tuple[tuple[str, ...], ...] = (("de", "nghi"), ("yeu", "cau"), ("tran", "trong"), ("giao",))
 # Words before a unit that make it the place a report goes to ("gửi về Phòng Nội vụ", "nộp về …"):
 # the collecting office. "qua" (a mailbox: "gửi về UBND huyện (qua phòng Nội vụ)") is not among them.
 _COLLECTOR_WORDS: tuple[tuple[str, ...], ...] = (("ve",), ("gui",), ("nop",), ("gui", "den"), ("nop", "den"))
@@ -436,7 +442,7 @@ class _Zone:
                 clause = self._strip_titles([t.word for t in gap[cut + 1:] if t.is_word])
                 if _coordinating(clause):
                     mention.role = "coordinating"
-                elif any(_ends_with(clause, words) for words in _COLLECTOR_WORDS):
+                elif any(_ends_with(clause, words) for words in _COLLECTOR_WORDS) or self._collector_label(gap, cut):
                     mention.role = "collector"
                 elif not clause or any(_ends_with(clause, opener) for opener in _OPENERS):
                     mention.role = "assignee"
@@ -447,7 +453,18 @@ class _Zone:
                 while after and after[0] in ("huyen", "thuoc"):
                     after.pop(0)
                 mention.lead = _starts_with(after, ("chu", "tri"))
+                if any(_starts_with(after, words) for words in _REQUESTS):
+                    mention.role = "other"  # "Phòng A đề nghị …": who asks, not who acts
             previous, previous_end = mention, mention.end
+
+    @staticmethod
+    def _collector_label(gap: list[_Tok], cut: int) -> bool:
+        """"Hồ sơ gửi về: Phòng A" — a label ending in "gửi về" then a colon."""
+        if cut < 0 or gap[cut].word != ":":
+            return False
+        before = max((n for n, t in enumerate(gap[:cut]) if not t.is_word and t.word in _CLAUSE_BREAKS), default=-1)
+        words = [t.word for t in gap[before + 1:cut] if t.is_word]
+        return any(_ends_with(words, seq) for seq in _COLLECTOR_WORDS)
 
     @staticmethod
     def _title_word(gap: list[_Tok], n: int) -> bool:
