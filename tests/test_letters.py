@@ -295,6 +295,11 @@ FRAGMENTS = [
     "đến 31/02/2024", "hạn 15/11", "./.", ";", ",", ".", ":", "(", ")", " báo cáo ", "Phụ lục 2", "pdf, ký số",
     "Vĩnh Linh, ngày 20 tháng 11 năm 2024", "ngày tháng năm 2024", "Thời gian gửi báo cáo", "Đoàn thanh niên",
     "&", "–", "Phòng TC-KH", "VP HĐND&UBND", "Chủ tịch UBND", "**", "\ufeff", "\r\n",
+    # issue 12: times of day, title lines, issuing sentences, communes, collectors, unknown names, bullets
+    "trước 14 giờ, ngày 05/12/2017", "chậm nhất 16 giờ 00 ngày 05/12", "14h00", " lúc 25 giờ", "Cấp xã ",
+    "Công văn số 972/SNV-CCHC ngày 18/7/2018 V/v ", "Ngày 23/11/2017, Sở Nội vụ ban hành Công văn số 1500/SNV ",
+    "gửi về ", "gửi về: ", "(qua ", "Sở Tài nguyên và Môi trường", "HĐND cấp xã", "Riêng ", " đề nghị ",
+    "– Đối với các sở, ban, ngành: Hướng dẫn tại Phụ lục I;", "các cơ quan, đơn vị",
 ]
 ALL_CODES = {code for code, *_ in DEMO_UNITS}
 
