@@ -3,10 +3,13 @@
 One module per stage, in the order a letter goes through them:
 
 - ``reading``: the bytes of a ``.txt`` / ``.docx`` / ``.pdf`` file, or a paste, to text (``LetterError``).
-- ``header``: number, date, place, subject, recipients ("Kính gửi"); where the body starts.
+- ``header``: number, date, place, subject, recipients ("Kính gửi"); where the body starts; without a
+  dated header, number and date from a title line or the body's sentence issuing the letter (the
+  letter's own year, for deadlines written without one).
 - ``items``: the body cut into paragraphs and numbered items, sub-items, bullets.
 - ``units``: the roster's names, aliases and group words, and finding units (and their roles) in text.
-- ``deadlines``: the deadline phrases in the body, the span each one governs, the letter's own year.
+- ``deadlines``: the deadline phrases in the body (``schedules.deadlines``: dates, times of day) and the
+  span of text each one governs.
 - ``drafting``: the proposed tasks (``extract_letter``): who, lead, title, templates, signature.
 - ``rendering``: the draft in Vietnamese for the coordinator (``render_draft``).
 - ``saving``: the checked draft into the database (``roster_refs``, ``save_draft``).

@@ -1,35 +1,37 @@
 """Drafting tasks: the letter's parts and deadlines become proposed tasks (``extract_letter``).
 
-  sentence holding the previous deadline of its paragraph (or the paragraph's start) to the end of its
-  own sentence, the last one to the end of the paragraph; the task's units, lead, templates, signature
-  and title come from that span.
+- Every deadline phrase anywhere in the body is one task, and one per lead unit when a span names
+  several leads (spans: ``handlers.letters.deadlines``). The task's units, lead, templates, signature
+  and title come from its span.
 - Units, in order of preference: the units named in the span in the place of a subject ("Phòng A,
-  Phòng B báo cáo …", "Giao Phòng A chủ trì", "Đề nghị …", "giữa Thủ trưởng các cơ quan, đơn vị …");
-  then those named before the span in its paragraph; then the sub-heading (``a)``) and the item's
-  heading ("4. Phòng Kinh tế và Hạ tầng"); then the letter's recipients. Units named after "qua",
-  "về", "gửi", "của", "tham mưu", "theo dõi" … are not assignees ("gửi về UBND huyện (qua phòng Nội
-  vụ)"), and the issuing body (units of kind ``office``: "UBND huyện") never is.
+  Phòng B báo cáo …", "Giao Phòng A chủ trì", "Đề nghị …", "Riêng Phòng A …", "giữa Thủ trưởng các cơ
+  quan, đơn vị …"); then those named before the span in its paragraph; then the sub-heading (``a)``)
+  and the item's heading ("4. Phòng Kinh tế và Hạ tầng"); then the lead-in before the first item when
+  it names who must act ("… đề nghị UBND các huyện, thị xã, thành phố:"); then the letter's
+  recipients. Roles are read in ``handlers.letters.units``: the unit that asks ("Phòng A đề nghị …"),
+  the issuing body (kind ``office``) and units after "qua", "của", "tham mưu" … are not assignees.
+- Generic words alone ("các cơ quan, đơn vị", "các sở, ban, ngành") mean the units the letter is
+  addressed to ("Kính gửi"): those of the word's groups among them, else all of them; when none of the
+  recipients is in the roster, the task has no units and lists the recipients as unmatched, for the
+  coordinator to map. Without "Kính gửi", the word's groups.
+- The office a report is sent to ("gửi về Phòng Nội vụ", "nộp về …", "gửi về: …") collects and is
+  never an assignee, even as a member of a group, unless the span names it as one. An office behind
+  "qua" after the issuing body ("gửi về UBND huyện (qua phòng Nội vụ)") is a mailbox: as a member of a
+  group it still reports (seed letter 000).
 - Lead: "Giao <unit> chủ trì" / "<unit> chủ trì"; a span that starts with "Chủ trì" under a heading
-  naming one unit makes that unit the lead. With a lead the task goes to the lead alone (the lead
-  reports). Units after "phối hợp (với)" are coordinating, except "các cơ quan, đơn vị có liên quan",
-  which names no one.
-- Group words map to roster groups through ``DEFAULT_GROUP_WORDS`` (pass ``group_words`` for a roster
-  with other group names): "UBND các xã, thị trấn" → ``xa``; "các cơ quan chuyên môn", "các phòng,
-  ban" → ``cqcm``; "đơn vị sự nghiệp" → ``dvsn``; the generic "các cơ quan, đơn vị" with nothing
-  after it → ``cqcm`` + ``dvsn`` (letter 000 opposes it to "UBND các xã, thị trấn").
+  naming one unit; a span whose subject is one named unit ("Giao Phòng A báo cáo …", "Phòng A hướng dẫn
+  …; báo cáo … hạn chót ngày …"). With a lead the task goes to the lead alone (the lead reports). Units
+  after "phối hợp (với)" are coordinating, except "các cơ quan, đơn vị có liên quan", which names no one.
 - A letter-wide deadline section: an item headed by a time word ("4. Thời gian gửi báo cáo", "Thời
   hạn …") whose deadline names no unit, or only the generic "các cơ quan, đơn vị", sets the date of
   every report the letter asks for: its task goes to all the recipients and takes the subject as
   title (letter 001: the departments it addresses and the communes). The other items of such a letter
   describe what to report and give no tasks of their own.
 - Without a deadline: a numbered item with no deadline (or a sub-item with no deadline whose item's
-  lead-in has none either) that names who must act (in itself or its heading) is kept as a task with
-  ``due_at=None`` and a ``problem`` ("chưa có hạn"), so nothing assigned is silently dropped.
-- Unit names are matched without diacritics or case, on names and aliases, with ``&`` read as "và",
-  dashes of any kind ignored, a trailing "huyện" optional, and abbreviations made from the names
-  ("Phòng TC-KH", "Phòng VH&TT", "VP HĐND&UBND"); a list "Các Phòng: Tư pháp, Nội vụ" names each.
-  A unit-like name in an assignee place that matches no roster unit ("Đoàn thanh niên huyện", "các
-  Chủ đầu tư") is listed in ``unmatched_names``: shown, never silently dropped.
+  lead-in has none either) that names who must act (in itself, its heading, or the letter's lead-in)
+  is kept as a task with ``due_at=None`` and a ``problem`` ("chưa có hạn"), so nothing assigned is
+  silently dropped. A bullet that only describes ("– Đối với các sở, ban, ngành: Hướng dẫn tại Phụ lục
+  I;": no action verb, no deadline, a pointer to an annex) is not a task.
 - templates: "Phụ lục 1", "theo mẫu Phụ lục 3", "biểu mẫu Phụ lục 4"; signed: "ký số" near "pdf" or
   "định dạng".
 """

@@ -9,11 +9,15 @@
   after it → ``cqcm`` + ``dvsn`` (letter 000 opposes it to "UBND các xã, thị trấn").
 - Roles: a unit in the place of a subject ("Phòng A, Phòng B báo cáo …", "Giao Phòng A chủ trì",
   "Đề nghị …", "giữa Thủ trưởng các cơ quan, đơn vị …") is an assignee; after "phối hợp (với)" it is
-  coordinating, except "các cơ quan, đơn vị có liên quan", which names no one; after "qua", "về",
-  "gửi", "của", "tham mưu", "theo dõi" … it is neither. The issuing body (units of kind ``office``:
-  "UBND huyện") never is an assignee.
+  coordinating, except "các cơ quan, đơn vị có liên quan", which names no one; after "gửi về", "nộp
+  về", "về", "gửi" (or "gửi về:") it is the collector; after "qua", "của", "tham mưu", "theo dõi" … it
+  is neither; followed by "đề nghị", "yêu cầu", "trân trọng", "giao" it is the one asking. The issuing
+  body (units of kind ``office``: "UBND huyện") never is an assignee.
+- "Cấp xã", "UBND cấp xã", "các xã, phường, thị trấn" are the communes (group ``xa``).
 - A unit-like name in an assignee place that matches no roster unit ("Đoàn thanh niên huyện", "các
-  Chủ đầu tư") is listed as unmatched: shown, never silently dropped.
+  Chủ đầu tư") is listed as unmatched: shown, never silently dropped. It is read whole ("Sở Tài nguyên
+  và Môi trường", "HĐND cấp xã"), never with a piece of the sentence ("Sở Nội vụ trân", "UBND tỉnh ban
+  hành Công").
 """
 
 from __future__ import annotations
