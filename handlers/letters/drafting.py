@@ -400,19 +400,27 @@ def _deliverable(text: str) -> str:
     return text if len(text) <= DELIVERABLE_LIMIT else text[: DELIVERABLE_LIMIT - 1].rsplit(" ", 1)[0] + "…"
 
 
+@dataclass(frozen=True)
+class _Who:
+    """Who a task goes to, and where that was read."""
+
+    codes: list[str]
+    unmatched: list[str]
+    source: _Zone | None  # the zone naming them; None for the letter's recipients
+    from_span: bool  # named in the span itself, not in a fallback
+
+
 def _resolve(span: _Zone, fallbacks: list[str], heading: _Zone | None, subheading: _Zone | None,
-             ctx: _Context) -> tuple[list[str], list[str], _Zone | None]:
-    """Assignee codes, unmatched names, and the fallback zone they came from (None: from ``span``)."""
+             ctx: _Context) -> _Who:
+    """The assignees: the span's, else the first fallback (text before the span, sub-heading, heading,
+    the letter's lead-in) naming someone, else the letter's recipients."""
     if span.names_someone:
-        return (*_addressed(span, ctx), None)
-    for text in fallbacks:
-        zone = ctx.lexicon.zone(text)
-        if zone.names_someone:
-            return (*_addressed(zone, ctx), zone)
-    for zone in (subheading, heading, ctx.lead_in):
+        return _Who(*_addressed(span, ctx), span, True)
+    zones = [ctx.lexicon.zone(text) for text in fallbacks] + [subheading, heading, ctx.lead_in]
+    for zone in zones:
         if zone is not None and zone.names_someone:
-            return (*_addressed(zone, ctx), zone)
-    return list(ctx.recipient_units), list(ctx.recipient_unmatched), ctx.lexicon.zone("")
+            return _Who(*_addressed(zone, ctx), zone, False)
+    return _Who(list(ctx.recipient_units), list(ctx.recipient_unmatched), None, False)
 
 
 def _addressed(zone: _Zone, ctx: _Context) -> tuple[list[str], list[str]]:
@@ -455,12 +463,12 @@ def _span_tasks(para: str, start: int, end: int, deadline: Deadline, heading: _Z
         leads: list[str] = []
     else:
         before = para[:min(start, PREFIX_LIMIT)]  # who the paragraph opens with ("Phòng A báo cáo …; …")
-        assignees, unmatched, fallback = _resolve(span, [before] if before.strip() else [], heading, subheading, ctx)
-        assignees = _deliverers(assignees, zones + ([fallback] if fallback is not None else []))
+        who = _resolve(span, [before] if before.strip() else [], heading, subheading, ctx)
+        assignees, unmatched = _deliverers(who.codes, zones + ([who.source] if who.source else [])), who.unmatched
         leads = span.leads
         if not leads and span.starts_with_lead_verb and len(set(assignees)) == 1:
             leads = [assignees[0]]
-        if not leads and fallback is None and span.single_named is not None and set(assignees) == {span.single_named}:
+        if not leads and who.from_span and span.single_named is not None and set(assignees) == {span.single_named}:
             leads = [span.single_named]  # "Giao Phòng A báo cáo …", "Phòng A hướng dẫn …; báo cáo …"
     coordinating = span.coordinating
     common = dict(
@@ -520,7 +528,8 @@ def _problem_task(segment: list[_Para], heading: _Zone | None, subheading: _Zone
         return None  # nobody named, and not an item of a lead-in that names who must act
     if heading is not None and segment[0].kind == "item" and ":" not in first[:200]:
         heading = None  # the item is its own heading
-    assignees, unmatched, _ = _resolve(zone, [], heading, subheading, ctx)
+    who = _resolve(zone, [], heading, subheading, ctx)
+    assignees, unmatched = _deliverers(who.codes, [zone] + ([who.source] if who.source else [])), who.unmatched
     leads = zone.leads
     if not leads and zone.starts_with_lead_verb and len(set(assignees)) == 1:
         leads = [assignees[0]]

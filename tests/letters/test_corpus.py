@@ -42,17 +42,19 @@ def test_letter(case: Case) -> None:
 
 
 def test_precision_and_recall_on_the_new_letters_and_the_seed_letters() -> None:
-    new = Counter()
+    new, blind = Counter(), Counter()
     lines = []
     for case in CASES:
         counts = score(read(case), case.tasks)
         lines.append(figures(f"  {case.name}", counts))
         new += counts
+        blind += counts if case.blind else Counter()
     seeds = Counter()
     for prefix, expected in EXPECTED.items():
         wanted = [Want(datetime.combine(e.due, END_OF_DAY, tzinfo=VN_TZ), e.units, e.lead) for e in expected]
         seeds += score(extract(seed(prefix), units=REFS), wanted, phrases=[e.phrase for e in expected])
     print("\n" + "\n".join([figures(f"new letters ({len(CASES)})", new), *lines,
+                            figures(f"  of which blind ({sum(c.blind for c in CASES)})", blind),
                             figures(f"seed letters ({len(EXPECTED)} with deadlines)", seeds)]))
     assert ratio(seeds, "deadline") == (1.0, 1.0) and ratio(seeds, "unit") == (1.0, 1.0)
     assert seeds["lead_ok"] == seeds["tasks"]
