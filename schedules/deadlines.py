@@ -23,7 +23,7 @@ What ``find_deadlines`` deliberately does NOT treat as a deadline:
 - a number range or percentage (``đến 15-20%``);
 - a date without a deadline keyword, so document references (``Công văn số 527/UBND-NV ngày
   20/3/2024``), meeting dates and ranges like ``(25/8/1954-25/8/2024)`` are ignored;
-- ``đến`` closing a period that opens with ``từ [ngày] <date>`` in the same clause
+- ``đến`` closing a period that opens with ``từ [<time>] [ngày] <date>`` in the same clause
   (``từ ngày 01 tháng 12 … đến ngày 28 tháng 02``, a data cut-off period), and ``tính đến <date>``
   ("as of", also a cut-off);
 - ``trong tháng N`` standing alone in parentheses (``thực hiện lần 1 (trong tháng 11)``): an aside
@@ -114,7 +114,7 @@ _MONTH = (
 )
 _PHRASE_RE = re.compile(f"{_KEYWORD_DATE}|{_MONTH}")
 _BARE_DATE_RE = re.compile(r"[\s(]*(?P<date>" + _timed_date("k") + r")[\s.!?)]*")
-_RANGE_OPENING_RE = re.compile(r"\btu\s+" + _date_pattern("r"))
+_RANGE_OPENING_RE = re.compile(r"\btu\s+" + _timed_date("r"))
 _CUT_OFF_RE = re.compile(r"\btinh\s+$")
 _CLAUSE_BREAK_RE = re.compile(r"[;,\n]|\.(?:\s|$)")
 

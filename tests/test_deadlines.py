@@ -600,3 +600,10 @@ def test_property_a_written_time_is_the_due_instant(day: date, hour: int, minute
     deadline = parse_deadline(text, date(2000, 1, 1))
     assert deadline.due_at == at(day.year, day.month, day.day, hour, minute)
     assert deadline.phrase == text
+
+
+def test_a_period_with_times_of_day_is_not_a_deadline() -> None:
+    text = "Thẩm định từ 8 giờ ngày 15/12/2024 đến 17h ngày 19/12/2024 tại Phòng Nội vụ."
+    assert find_deadlines(text, REF) == []
+    [deadline] = find_deadlines("Gửi hồ sơ đến 17h ngày 19/12/2024.", REF)
+    assert deadline.due_at == at(2024, 12, 19, 17)
