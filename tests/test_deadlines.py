@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
