@@ -61,6 +61,9 @@ def remaining(due_at: datetime, now: datetime, tz: ZoneInfo, calendar: WorkCalen
         late = (today - due_day).days
         return f"quá hạn {late} ngày" if late > 0 else "đã quá hạn"
     if due_day == today:
+        local = due_at.astimezone(tz)
+        if (local.hour, local.minute, local.second) != (23, 59, 59):
+            return f"hạn cuối {local:%H}h{local:%M} hôm nay"
         return "hạn cuối là hôm nay"
     left = calendar.working_days_between(today, due_day)
     if left <= 0:

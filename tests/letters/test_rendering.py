@@ -47,3 +47,17 @@ def test_deadline_texts_with_and_without_a_time_of_day() -> None:
     assert timeliness(datetime(2017, 12, 5, 15, 0, tzinfo=VN), at_two, VN) == "Nộp muộn (hạn 14h00 ngày 05/12/2017)."
     assert timeliness(datetime(2017, 12, 5, 13, 0, tzinfo=VN), at_two, VN) == "Nộp đúng hạn (hạn 14h00 ngày 05/12/2017)."
     assert timeliness(datetime(2017, 12, 7, 9, 0, tzinfo=VN), end, VN) == "Nộp muộn 2 ngày (hạn hết ngày 05/12/2017)."
+
+
+def test_time_left_on_the_day_of_a_deadline_with_a_time() -> None:
+    from datetime import datetime
+
+    from handlers.texts import remaining
+    from schedules.calendar import WorkCalendar
+
+    calendar = WorkCalendar()
+    at_two = datetime(2017, 12, 5, 14, 0, tzinfo=VN)
+    assert remaining(at_two, datetime(2017, 12, 5, 9, 0, tzinfo=VN), VN, calendar) == "hạn cuối 14h00 hôm nay"
+    assert remaining(at_two, datetime(2017, 12, 5, 15, 0, tzinfo=VN), VN, calendar) == "đã quá hạn"
+    end = datetime(2017, 12, 5, 23, 59, 59, tzinfo=VN)
+    assert remaining(end, datetime(2017, 12, 5, 9, 0, tzinfo=VN), VN, calendar) == "hạn cuối là hôm nay"
