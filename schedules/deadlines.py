@@ -8,7 +8,7 @@ Rules (see DESIGN.md, "Deadlines, as the letters write them"):
 - ``trong tháng 11`` / ``trong tháng 11/2024`` / ``trong tháng 11 năm 2024``: due at the end of the
   last day of that month (kind ``"month"``).
 - No year: the next such date (or month) on or after the reference date.
-- A time of day, before or after the day, as officials write it (``14 giờ``, ``14h``, ``14h00``,
+- A time of day, before or after the day, as officials write it (``14 giờ``, ``14h``, ``14h00``, ``14g30``,
   ``14 giờ 30 phút``, ``16 giờ 00``, optionally led by ``lúc``): due at that time on that day, whatever
   the keyword: ``trước 14 giờ, ngày 05/12/2017`` and ``chậm nhất 16 giờ 00 ngày 05/12/2017`` are due at
   14:00 and 16:00 on 05/12/2017; ``chậm nhất ngày 06/10/2025, 14 giờ 30 phút`` at 14:30. ``24 giờ`` is
@@ -90,8 +90,8 @@ def _date_pattern(p: str) -> str:
 
 
 def _time_pattern(p: str) -> str:
-    """A time of day: ``14 giờ``, ``14h``, ``14h00``, ``14 giờ 30 phút``, ``16 giờ 00`` (shadow text)."""
-    return (rf"(?<![\d/.-])(?P<{p}hh>\d{{1,2}})\s*(?:gio|h)"
+    """A time of day: ``14 giờ``, ``14h``, ``14h00``, ``14g30``, ``14 giờ 30 phút``, ``16 giờ 00`` (shadow text)."""
+    return (rf"(?<![\d/.-])(?P<{p}hh>\d{{1,2}})\s*(?:gio|g|h)"
             rf"(?:\s*(?P<{p}mm>\d{{1,2}})(?:\s*phut)?)?(?![\w/])")
 
 

@@ -541,6 +541,7 @@ def at(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:
         ("chậm nhất 16 giờ 00 ngày 05/12/2017", at(2017, 12, 5, 16), "by", "chậm nhất 16 giờ 00 ngày 05/12/2017"),
         ("trước 14h ngày 06/12/2024", at(2024, 12, 6, 14), "before", "trước 14h ngày 06/12/2024"),
         ("hạn chót 10h30 ngày 30/9/2025.", at(2025, 9, 30, 10, 30), "by", "hạn chót 10h30 ngày 30/9/2025"),
+        ("trước 14g30 ngày 30/9/2025", at(2025, 9, 30, 14, 30), "before", "trước 14g30 ngày 30/9/2025"),
         ("Hạn: 14 giờ 30 phút ngày 20/11/2024", at(2024, 11, 20, 14, 30), "by", "Hạn: 14 giờ 30 phút ngày 20/11/2024"),
         ("chậm nhất lúc 8 giờ ngày 20 tháng 11 năm 2024", at(2024, 11, 20, 8), "by",
          "chậm nhất lúc 8 giờ ngày 20 tháng 11 năm 2024"),
@@ -567,6 +568,7 @@ def test_a_time_of_day(text: str, due_at: datetime, kind: str, phrase: str) -> N
 @pytest.mark.parametrize("text", [
     "chậm nhất ngày 15/11/2024, 3 đơn vị chưa nộp",  # a count after the day is not a time
     "đến 14 học sinh",
+    "đến 15 gói hồ sơ",
     "Hội nghị lúc 14 giờ ngày 05/12/2024 tại hội trường",  # a meeting time without a deadline keyword
 ])
 def test_times_that_are_not_part_of_a_deadline(text: str) -> None:
