@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.sender import OutboxSender, Transport
 from bot.settings import Settings
+from bot.web import web_links
 from handlers.conversation import Conversation, HandlerContext
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock, SystemClock
@@ -33,11 +34,14 @@ class App:
     transports: dict[str, Transport] = field(default_factory=dict)
     wake_sender: Callable[[], None] | None = None
     scheduler: object | None = None
+    web: object | None = None
+    """``bot.web.WebServer`` while the web page is served (``start_web``)."""
 
     def sender(self, **kwargs) -> OutboxSender:
         return OutboxSender(self.db, self.transports, self.clock, **kwargs)
 
     async def close(self) -> None:
+        await stop_web(self)
         await self.inspector.aclose()
         await self.db.dispose()
 
@@ -50,9 +54,28 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
     inspector = PdfInspector(trust_roots=load_trust_roots(settings.trust_roots_dir))
     store = EvidenceStore(settings.data_dir / "evidence")
     ctx = HandlerContext(db=db, clock=clock, tz=settings.tz, calendar=calendar, bot_username=settings.bot_username,
-                         inspector=inspector, store=store)
+                         inspector=inspector, store=store, links=web_links(settings, settings.data_dir))
     return App(settings=settings, db=db, clock=clock, calendar=calendar, ctx=ctx, conversation=Conversation(ctx),
                inspector=inspector, store=store)
+
+
+async def start_web(app: App, web_app=None):
+    """Serve the web page (upload and download links) on WEB_LISTEN when PUBLIC_BASE_URL is set, or
+    ``web_app`` (from ``bot.web.build_web_app``, with more routes added, e.g. a webhook) in any case."""
+    from bot.web import WebServer, build_web_app
+
+    if app.web is not None or (web_app is None and app.ctx.links is None):
+        return app.web
+    server = WebServer(web_app or build_web_app(app), app.settings.web_listen)
+    await server.start()
+    app.web = server
+    return server
+
+
+async def stop_web(app: App) -> None:
+    if app.web is not None:
+        await app.web.stop()
+        app.web = None
 
 
 async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler: bool = True,
@@ -71,6 +94,7 @@ async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler
     for started in served:
         started.channel.on_outbox = sender.wake.set
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
+    await start_web(app)
     scheduler = app.scheduler = scheduler_for(app) if with_scheduler else None
     if scheduler is not None:
         from bot import jobs
@@ -92,6 +116,7 @@ async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler
             except Exception:
                 log.exception("a channel stopped with an error")
         await sender_task
+        await stop_web(app)
         for started in served:
             await started.close()
 

@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     zalo_webhook_secret: SecretStr | None = None
     zalo_webhook_listen: str = "127.0.0.1:8081"
     zalo_monthly_quota: int | None = Field(default=None, ge=1)
+    public_base_url: AnyHttpUrl | None = None
+    web_listen: str = "127.0.0.1:8082"
+    web_secret: SecretStr | None = None
+    upload_max_mb: int = Field(default=50, ge=1, le=2000)
+    download_link_hours: int = Field(default=24, ge=1, le=24 * 30)
     log_level: str = "INFO"
 
     @field_validator("timezone")
@@ -71,7 +76,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("telegram_api_base", "trust_roots_dir", "webhook_url", "webhook_secret", "zalo_api_base",
-                     "zalo_webhook_url", "zalo_webhook_secret", mode="before")
+                     "zalo_webhook_url", "zalo_webhook_secret", "public_base_url", "web_secret", mode="before")
     @classmethod
     def _blank_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -112,11 +117,11 @@ class Settings(BaseSettings):
             raise ValueError("expected BOT_ID:SECRET, as the Zalo Bot Manager shows it")
         return value
 
-    @field_validator("webhook_listen", "zalo_webhook_listen")
+    @field_validator("webhook_listen", "zalo_webhook_listen", "web_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
             raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8080")
         return value
 
@@ -156,6 +161,19 @@ class Settings(BaseSettings):
         if self.webhook_secret is not None:
             return self.webhook_secret.get_secret_value()
         return hashlib.sha256(f"dondoc-webhook:{self.token}".encode()).hexdigest()[:48]
+
+    @property
+    def web_key(self) -> bytes:
+        """The key that signs web links: WEB_SECRET, or one derived from the bot tokens and the database."""
+        if self.web_secret is not None:
+            return hashlib.sha256(f"dondoc-web:{self.web_secret.get_secret_value()}".encode()).digest()
+        parts = ["dondoc-web", self.token or "", self.zalo_token or "", str(self.database_url)]
+        return hashlib.sha256("\0".join(parts).encode()).digest()
+
+    @property
+    def public_base(self) -> str | None:
+        """PUBLIC_BASE_URL without a trailing slash."""
+        return str(self.public_base_url).rstrip("/") if self.public_base_url else None
 
 
 def load_settings(**overrides: object) -> Settings:

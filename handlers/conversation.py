@@ -19,6 +19,7 @@ from handlers import board as board_views
 from handlers import assign, extensions, intake, onboarding, review
 from handlers import messages as m
 from handlers.chat import Incoming, Reply
+from handlers.links import LinkIssuer
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock
 from storage.channels import claim_update, touch_identity
@@ -50,6 +51,8 @@ class HandlerContext:
     fetch_file: FileFetcher | None = None
     """Fetch a file again by (channel, platform file reference)."""
     max_file_bytes: int = TELEGRAM_DOWNLOAD_LIMIT
+    links: LinkIssuer | None = None
+    """Signed web links for uploads and downloads (``bot.web.WebLinks``); None without a web server."""
 
 
 @dataclass(frozen=True)
@@ -159,10 +162,10 @@ class Conversation:
         incoming = request.incoming
         if incoming.choice is not None:
             return await self._choice(request, incoming.choice)
-        if incoming.unsupported:
-            return [Reply(m.UNSUPPORTED_FILE)]
         if incoming.file is not None:
             return await assign.maybe_letter_file(request) or await intake.on_file(request)
+        if incoming.unsupported:
+            return await intake.on_unsupported(request)
         if incoming.command is not None:
             if incoming.command == "start":
                 return await self._help(request)
@@ -175,7 +178,7 @@ class Conversation:
         state = await get_state(request.session, request.person.id, request.now)
         if state is not None and state.kind in self.states:
             return await self.states[state.kind](request, state.data)
-        return [Reply(m.PLAIN_TEXT_HINT)]
+        return await intake.on_reminder_reply(request) or [Reply(m.PLAIN_TEXT_HINT)]
 
     async def _choice(self, request: Request, data: str) -> list[Reply]:
         prefix, *raw = data.split(":")

@@ -10,10 +10,6 @@ NOT_REGISTERED = (
     "Hãy xin Phòng Nội vụ một mã mời (hoặc đường dẫn mời) rồi gửi: /start MÃ_MỜI"
 )
 INTERNAL_ERROR = "Xin lỗi, Đôn Đốc gặp lỗi khi xử lý tin nhắn này. Bạn hãy thử lại sau ít phút."
-UNSUPPORTED_FILE = (
-    "Zalo không chuyển tệp cho Đôn Đốc được. Để nộp tệp PDF, hãy gõ /tasks rồi chọn «Nộp» "
-    "để nhận đường dẫn tải lên."
-)
 PLAIN_TEXT_HINT = (
     "Đôn Đốc chưa hiểu tin nhắn này. Để nộp báo cáo, hãy gửi tệp PDF; "
     "gõ /tasks để xem việc cần làm, /help để xem hướng dẫn."
@@ -272,3 +268,33 @@ def zalo_quota_warning(sent: int, quota: int) -> str:
 def number(value: int) -> str:
     """12.345: thousands grouped with dots, as Vietnamese writes them."""
     return f"{value:,}".replace(",", ".")
+# Web links (channels without files: Zalo; Telegram files over its 20 MB bot limit)
+
+DOWNLOAD_NOTE = "Liên kết chỉ dành cho bạn, hết hạn sau một thời gian; đừng chuyển tiếp cho người khác."
+UPLOAD_BY_LINK_SUBMIT = "Nộp tệp PDF qua trang web (Zalo không gửi tệp cho bot được):"
+UPLOAD_BY_LINK_UNSUPPORTED = ("Đôn Đốc không nhận được tệp gửi trong Zalo. "
+                              "Hãy mở liên kết dưới đây và chọn tệp PDF để nộp:")
+UPLOAD_NOTE = "Mỗi liên kết dùng được một lần, trong {minutes} phút; tệp PDF tối đa {max_mb} MB."
+UPLOAD_LINKS_UNAVAILABLE = ("Kênh này không nhận được tệp và máy chủ chưa bật trang nộp tệp. "
+                            "Hãy nộp qua Telegram hoặc liên hệ Phòng Nội vụ.")
+
+
+def download_line(name: str, url: str) -> str:
+    return f"📎 {name}: {url}"
+
+
+def upload_line(task, due_text: str, url: str) -> str:
+    return f"📤 #{task.id} «{short(task.title, 80)}» — hạn {due_text}\n{url}"
+
+
+def upload_links(intro: str, lines: list[str], minutes: int, max_mb: int, more: int = 0) -> str:
+    parts = [intro, *lines]
+    if more:
+        parts.append(f"… và {more} nhiệm vụ khác: gõ /tasks để chọn.")
+    parts.append(UPLOAD_NOTE.format(minutes=minutes, max_mb=max_mb))
+    return "\n\n".join(parts)
+
+
+def too_large_for_chat(name: str, size: int | None, chat_limit: int) -> str:
+    return (f"Tệp «{name}» ({megabytes(size)}) vượt giới hạn {chat_limit // 1024 // 1024} MB mà Telegram cho bot "
+            "tải về. Hãy nộp tệp này qua trang web:")

@@ -281,3 +281,23 @@ class ChannelUsage(SQLModel, table=True):
     """``YYYY-MM`` in the office's time zone."""
     sent: int = 0
     warned_at: datetime | None = _instant(default=None, nullable=True)
+class IssuedLink(SQLModel, table=True):
+    """A signed web link handed to one person in their private chat (``storage.links``).
+
+    ``upload``: single-use, for one assignment, used once the upload is accepted. ``download``: a stored
+    blob (the board, the digest chart, an evidence file) under a clean name and type, until it expires;
+    ``staff_only`` ones (evidence) open only while the person is a coordinator, leader or admin.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_id: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=16)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    assignment_id: int | None = Field(default=None, foreign_key="assignment.id")
+    blob_key: str | None = Field(default=None, max_length=255)
+    file_name: str | None = Field(default=None, max_length=255)
+    mime_type: str | None = Field(default=None, max_length=128)
+    staff_only: bool = False
+    expires_at: datetime = _instant()
+    used_at: datetime | None = _instant(default=None, nullable=True)
+    created_at: datetime = _instant()

@@ -22,6 +22,11 @@ from tests.fakezalo import FakeZalo
 NOW = vn(2026, 11, 23, 9, 0)  # a Monday; the demo's deadlines lie ahead
 
 
+STARTUP_BOUND_S = 120
+"""How long the bot may take to start (migrate, load the demo, first poll) on a busy machine: an upper
+bound, not a pause; the wait ends at the first poll."""
+
+
 class World:
     """The running bot, the fake Telegram, and helpers to act as people of the demo roster."""
 
@@ -81,7 +86,8 @@ async def running_channels(tmp_path, *, clock: FixedClock, demo_at, telegram: bo
     try:
         await ready.wait()
         if fake is not None:
-            await fake.wait_for_call("setWebhook" if settings.get("webhook_url") else "getUpdates")
+            await fake.wait_for_call("setWebhook" if settings.get("webhook_url") else "getUpdates",
+                                     timeout=STARTUP_BOUND_S)
         yield fake, zfake, app
     finally:
         stop.set()

@@ -1,0 +1,62 @@
+"""The running bot with its web page (``PUBLIC_BASE_URL`` set, a real server on 127.0.0.1, any free port),
+and a person who talks to it from a channel without files (Zalo), for the web-page tests."""
+
+from __future__ import annotations
+
+import re
+from contextlib import asynccontextmanager
+from itertools import count
+
+from schedules.clock import FixedClock
+from handlers.chat import Incoming, Reply, Sender
+from storage.queries import bind_identity
+from tests import pdf_factory
+from tests.harness import NOW, World, running_bot
+
+UPLOAD_URL = re.compile(r"https?://\S+/u/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+DOWNLOAD_URL = re.compile(r"https?://\S+/d/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_zalo_ids = count(7_000)
+
+
+@asynccontextmanager
+async def web_world(tmp_path, monkeypatch, **settings):
+    _, ca_der = pdf_factory.make_signed_pdf()
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    (roots / "ca.cer").write_bytes(ca_der)
+    monkeypatch.chdir(tmp_path)
+    clock = FixedClock(NOW)
+    async with running_bot(tmp_path, clock=clock, demo_at=NOW, trust_roots_dir=roots,
+                           public_base_url="https://dondoc.example.vn", web_listen="127.0.0.1:0",
+                           web_secret="test-secret-for-links", **settings) as (fake, app):
+        app.ctx.links.base_url = app.web.base_url  # the links point at the real server of this test
+        yield World(fake, app, clock)
+
+
+class FilelessPerson:
+    """A person of the demo roster talking through the neutral boundary on the "zalo" channel."""
+
+    def __init__(self, world: World, person) -> None:
+        self.world, self.person = world, person
+        self.user_id = str(next(_zalo_ids))
+        self.sender = Sender(channel="zalo", user_id=self.user_id, chat_id=self.user_id, name=person.name)
+
+    async def say(self, **fields) -> list[Reply]:
+        return await self.world.app.conversation.handle(Incoming(sender=self.sender, **fields))
+
+
+async def fileless(world: World, name: str) -> FilelessPerson:
+    person = await world.person(name)
+    zalo = FilelessPerson(world, person)
+    async with world.app.db.session() as session:
+        await bind_identity(session, person, channel="zalo", external_id=zalo.user_id, chat_id=zalo.user_id,
+                            username=None, now=world.clock.now())
+    return zalo
+
+
+def upload_urls(replies: list[Reply]) -> list[str]:
+    return [url for reply in replies for url in UPLOAD_URL.findall(reply.text)]
+
+
+def download_urls(replies: list[Reply]) -> list[str]:
+    return [url for reply in replies for url in DOWNLOAD_URL.findall(reply.text)]
