@@ -86,8 +86,6 @@ class Reply:
     image: OutFile | None = None
     edit: bool = False
     """Replace the message whose button was pressed, where the channel can."""
-    image_url: str | None = None
-    """A public (signed, expiring) address of the image, for a channel that shows pictures by URL."""
 
 
 # Attachments travel in the outbox payload itself, base64 under "attachments" (one entry per file:
@@ -115,8 +113,6 @@ def reply_to_payload(reply: Reply) -> dict:
     ]
     if attachments:
         payload["attachments"] = attachments
-    if reply.image_url:
-        payload["image_url"] = reply.image_url
     return payload
 
 
@@ -131,7 +127,6 @@ def payload_to_reply(payload: dict) -> Reply:
         buttons=[[Button(b["label"], b["choice"]) for b in row] for row in payload.get("buttons", [])],
         image=files.get("image"),
         document=files.get("document"),
-        image_url=payload.get("image_url"),
     )
 
 

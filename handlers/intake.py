@@ -152,10 +152,11 @@ async def on_submit_button(request: Request, assignment_id: int) -> list[Reply]:
     if assignment_id not in candidates:
         return [Reply(m.NOT_YOUR_TASK)]
     _, task = candidates[assignment_id]
-    if request.incoming.sender.channel in FILELESS_CHANNELS:
-        return await upload_links(request, [candidates[assignment_id]], m.UPLOAD_BY_LINK_SUBMIT)
     await set_state(request.session, request.person.id, "await_file", {"assignment_id": assignment_id},
                     now=request.now)
+    if request.incoming.sender.channel in FILELESS_CHANNELS:  # a file sent next also gets this task's link
+        return await upload_links(request, [candidates[assignment_id]],
+                                  f"{m.send_file_for(task)} {m.UPLOAD_BY_LINK_SUBMIT}")
     return [Reply(m.send_file_for(task))]
 
 
@@ -182,7 +183,7 @@ async def on_reminder_reply(request: Request) -> list[Reply] | None:
     if replied is None or replied.assignment_id is None:
         return None
     rows = [row for row in await open_assignments(request) if row[0].id == replied.assignment_id]
-    return await upload_links(request, rows, m.UPLOAD_BY_LINK_SUBMIT) if rows else None
+    return await upload_links(request, rows, m.UPLOAD_BY_LINK_REPLY) if rows else None
 
 
 def due_text(assignment: Assignment, task: Task, tz) -> str:

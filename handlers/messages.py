@@ -270,17 +270,13 @@ def number(value: int) -> str:
     return f"{value:,}".replace(",", ".")
 # Web links (channels without files: Zalo; Telegram files over its 20 MB bot limit)
 
-DOWNLOAD_NOTE = "Liên kết chỉ dành cho bạn, hết hạn sau một thời gian; đừng chuyển tiếp cho người khác."
-UPLOAD_BY_LINK_SUBMIT = "Nộp tệp PDF qua trang web (Zalo không gửi tệp cho bot được):"
-UPLOAD_BY_LINK_UNSUPPORTED = ("Đôn Đốc không nhận được tệp gửi trong Zalo. "
+UPLOAD_BY_LINK_SUBMIT = "Zalo không chuyển tệp cho bot được: hãy nộp qua trang web dưới đây."
+UPLOAD_BY_LINK_REPLY = "Nộp tệp PDF cho nhiệm vụ này qua trang web (Zalo không chuyển tệp cho bot được):"
+UPLOAD_BY_LINK_UNSUPPORTED = ("Zalo không chuyển tệp cho Đôn Đốc được. "
                               "Hãy mở liên kết dưới đây và chọn tệp PDF để nộp:")
 UPLOAD_NOTE = "Mỗi liên kết dùng được một lần, trong {minutes} phút; tệp PDF tối đa {max_mb} MB."
-UPLOAD_LINKS_UNAVAILABLE = ("Kênh này không nhận được tệp và máy chủ chưa bật trang nộp tệp. "
+UPLOAD_LINKS_UNAVAILABLE = ("Zalo không chuyển tệp cho Đôn Đốc được, và máy chủ chưa bật trang nộp tệp PDF. "
                             "Hãy nộp qua Telegram hoặc liên hệ Phòng Nội vụ.")
-
-
-def download_line(name: str, url: str) -> str:
-    return f"📎 {name}: {url}"
 
 
 def upload_line(task, due_text: str, url: str) -> str:

@@ -20,6 +20,7 @@ from handlers.chat import Sender
 from schedules.clock import FixedClock
 from tests import pdf_factory
 from tests.harness import NOW, World, running_channels
+from tests.web_support import serve_links_here, web_settings
 
 CHANNELS = ("telegram", "zalo", "console")
 CHOICE_LINE = re.compile(r"^\[(\d+)\] (.+)$", re.M)
@@ -162,7 +163,8 @@ async def world(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     clock = FixedClock(NOW)
     async with running_channels(tmp_path, clock=clock, demo_at=NOW, telegram=True, zalo=True, zalo_max_poll_s=0.2,
-                                trust_roots_dir=roots) as (fake, zfake, app):
+                                trust_roots_dir=roots, **web_settings()) as (fake, zfake, app):
+        serve_links_here(app)  # Zalo's files go through the bot's web page
         world = World(fake, app, clock)
         world.zfake, world.tmp, world.console_out = zfake, tmp_path, []
         changed = asyncio.Event()

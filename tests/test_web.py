@@ -17,7 +17,8 @@ from bot.web import content_disposition
 from storage.links import LinkKind, claim_upload, clean_file_name, issue_upload, make_token, token_id_of
 from storage.models import Assignment, Evidence, IssuedLink, OutboxMessage, Person, StatusEvent, Task, Unit
 from tests import pdf_factory
-from tests.web_support import download_urls, fileless, upload_urls, web_world
+from handlers.chat import OutFile, Reply
+from tests.web_support import DOWNLOAD_URL, UPLOAD_URL, fileless, upload_urls, web_world
 
 XHR = {"X-Requested-With": "XMLHttpRequest"}
 
@@ -66,7 +67,7 @@ async def open_rows(world, unit_code: str) -> list[tuple[Assignment, Task]]:
 
 
 async def test_zalo_submit_link_page_upload_records_evidence_and_queues_the_receipt(world):
-    officer_tg = await world.register("Võ Thị Lan")  # the same person also on Telegram
+    await world.register("Võ Thị Lan")  # the same person is on Telegram too; Zalo is the one used last
     officer = await fileless(world, "Võ Thị Lan")
     coordinator = await world.register("Nguyễn Thị Hương")
     assignment, task = (await open_rows(world, "VP"))[0]  # needs a signed PDF
@@ -74,6 +75,7 @@ async def test_zalo_submit_link_page_upload_records_evidence_and_queues_the_rece
     replies = await officer.say(choice=f"submit:{assignment.id}")
     [url] = upload_urls(replies)
     assert f"#{task.id}" in replies[0].text and "60 phút" in replies[0].text and "50 MB" in replies[0].text
+    assert "Hãy gửi tệp PDF cho nhiệm vụ «" in replies[0].text and "ký số" in replies[0].text
 
     status, page, response, _ = await get(url)
     assert status == 200 and response.headers["Cache-Control"] == "no-store"
@@ -96,15 +98,14 @@ async def test_zalo_submit_link_page_upload_records_evidence_and_queues_the_rece
         events = (await session.exec(select(StatusEvent).where(StatusEvent.assignment_id == assignment.id))).all()
         assert [(e.from_status, e.to_status, e.actor_person_id) for e in events if e.from_status] == [
             ("pending", "submitted", officer.person.id)]
-        receipts = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "receipt"))).all()
-        assert {(r.channel, r.person_id) for r in receipts} == {("telegram", officer.person.id),
-                                                                ("zalo", officer.person.id)}
-        assert all("Đã nhận tài liệu" in r.payload["text"] for r in receipts)
+        [receipt_row] = (await session.exec(select(OutboxMessage).where(OutboxMessage.kind == "receipt"))).all()
+        assert (receipt_row.channel, receipt_row.chat_id) == ("zalo", officer.user_id)
+        assert "Đã nhận tài liệu" in receipt_row.payload["text"]
         link = (await session.exec(select(IssuedLink))).one()
         assert link.used_at is not None
 
-    receipt = await officer_tg.next_message(lambda m: "Đã nhận tài liệu" in (m.text or ""))
-    assert "2 trang" in receipt.text  # the receipt arrived in the person's chat
+    receipt = await officer.chat.next_message()  # the receipt arrived in the person's Zalo chat
+    assert "Đã nhận tài liệu" in receipt.text and "2 trang" in receipt.text
     notice = await coordinator.next_message(lambda m: "đã nộp tài liệu" in (m.text or ""))
     assert "Văn phòng HĐND và UBND huyện" in notice.text
 
@@ -121,10 +122,11 @@ async def test_a_file_zalo_cannot_deliver_gets_one_link_per_open_task(world):
     officer = await fileless(world, "Võ Thị Lan")
     rows = await open_rows(world, "VP")
     assert len(rows) > 1
-    replies = await officer.say(unsupported=True)
-    text = replies[0].text
-    assert "không nhận được tệp" in text
-    assert len(upload_urls(replies)) == len(rows)
+    officer.chat.send_file()  # through the real Zalo channel: message.unsupported.received
+    answer = await officer.chat.next_message()
+    text = answer.text
+    assert "Zalo không chuyển tệp" in text and "PDF" in text
+    assert len(UPLOAD_URL.findall(text)) == len(rows)
     for _, task in rows:
         assert f"#{task.id} «" in text
     assert text.count("hạn «") == len(rows)
@@ -136,10 +138,6 @@ async def test_a_file_zalo_cannot_deliver_gets_one_link_per_open_task(world):
 
     # once "Nộp" was chosen for one task, a file Zalo cannot deliver gets that task's link only
     await officer.say(choice=f"submit:{rows[1][0].id}")
-    from storage.queries import set_state
-    async with world.app.db.session() as session:
-        await set_state(session, officer.person.id, "await_file", {"assignment_id": rows[1][0].id},
-                        now=world.clock.now())
     replies = await officer.say(unsupported=True)
     assert len(upload_urls(replies)) == 1 and f"#{rows[1][1].id}" in replies[0].text
 
@@ -273,9 +271,9 @@ async def test_telegram_file_over_20_mb_gets_the_upload_link(world):
 
 async def test_outgoing_files_become_download_links_bound_to_the_person(world):
     leader = await fileless(world, "Lê Quang Vinh")
-    replies = await leader.say(command="export")
-    assert replies[0].document is None
-    [url] = download_urls(replies)
+    leader.chat.send_text("/export")  # through the real Zalo channel: no documents there
+    shown = await leader.chat.next_message()
+    [url] = DOWNLOAD_URL.findall(shown.text)
     status, _, response, raw = await get(url)
     assert status == 200 and raw[:2] == b"PK"
     assert response.headers["Content-Type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -283,6 +281,9 @@ async def test_outgoing_files_become_download_links_bound_to_the_person(world):
     assert disposition.startswith('attachment; filename="dondoc-') and "filename*=UTF-8''dondoc-" in disposition
     status, _, _, again = await get(url)  # a phone may open it twice
     assert status == 200 and again == raw
+    async with world.app.db.session() as session:
+        link = (await session.exec(select(IssuedLink))).one()
+        assert link.kind == "download" and link.person_id == leader.person.id and not link.staff_only
     world.clock.set(world.clock.now() + timedelta(hours=25))
     status, page, _, _ = await get(url)
     assert status == 410 and "hết hạn" in page
@@ -291,22 +292,22 @@ async def test_outgoing_files_become_download_links_bound_to_the_person(world):
 async def test_evidence_download_links_are_for_staff_only_and_always_pdf(world):
     officer = await fileless(world, "Võ Thị Lan")
     coordinator = await fileless(world, "Nguyễn Thị Hương")
-    assignment, _ = (await open_rows(world, "VP"))[1]
-    [url] = upload_urls(await officer.say(choice=f"submit:{assignment.id}"))
+    zalo = world.app.transports["zalo"]
     pdf = pdf_factory.make_pdf()
-    assert (await post(url, form(("Báo cáo \"quý\" 4.PDF", pdf, "file"))))[0] == 200
-    async with world.app.db.session() as session:
-        evidence = (await session.exec(select(Evidence))).one()
+    evidence = OutFile('Báo cáo "quý" 4.PDF', pdf, "application/pdf")
 
-    replies = await coordinator.say(choice=f"file:{evidence.id}")
-    assert replies[0].document is None
-    [url] = download_urls(replies)
+    await zalo.deliver(coordinator.user_id, Reply("Hồ sơ", document=evidence))
+    [url] = DOWNLOAD_URL.findall((await coordinator.chat.next_message()).text)
     status, _, response, raw = await get(url)
     assert status == 200 and raw == pdf and response.headers["Content-Type"] == "application/pdf"
     assert response.headers["Content-Disposition"] == content_disposition("Báo cáo quý 4.pdf")
     assert "sandbox" in response.headers["Content-Security-Policy"]
 
-    assert "không được dùng" in (await officer.say(choice=f"file:{evidence.id}"))[0].text
+    await zalo.deliver(officer.user_id, Reply("Hồ sơ", document=evidence))  # sent to a non-staff person by mistake
+    [officer_url] = DOWNLOAD_URL.findall((await officer.chat.next_message()).text)
+    status, page, _, _ = await get(officer_url)
+    assert status == 403 and "chỉ dành cho Phòng Nội vụ" in page
+
     async with world.app.db.session() as session:  # no longer staff: the link she got no longer opens
         person = await session.get(Person, coordinator.person.id)
         person.role = "officer"
@@ -314,17 +315,12 @@ async def test_evidence_download_links_are_for_staff_only_and_always_pdf(world):
     assert status == 403 and "chỉ dành cho Phòng Nội vụ" in page
 
 
-async def test_the_digest_chart_keeps_an_image_url_for_send_photo(world):
-    from handlers.chat import OutFile, Reply
-    from handlers.links import payload_with_links
-    from handlers.chat import reply_to_payload
-
-    leader = await world.person("Lê Quang Vinh")
-    payload = reply_to_payload(Reply("Bản tin", image=OutFile("bieu-do.png", b"\x89PNG-chart", "image/png")))
-    async with world.app.db.session() as session:
-        converted = await payload_with_links(world.app.ctx.links, session, leader.id, payload, world.clock.now())
-    assert "attachments" not in converted and converted["image_url"] in converted["text"]
-    status, _, response, raw = await get(converted["image_url"])
+async def test_the_digest_chart_goes_to_zalo_as_a_photo_by_url(world):
+    leader = await fileless(world, "Lê Quang Vinh")
+    chart = OutFile("bieu-do.png", b"\x89PNG-chart", "image/png")
+    await world.app.transports["zalo"].deliver(leader.user_id, Reply("Bản tin sáng", image=chart))
+    [photo] = [sent for sent in world.zfake.calls_of("sendPhoto")]
+    status, _, response, raw = await get(photo["photo"])
     assert status == 200 and raw == b"\x89PNG-chart" and response.headers["Content-Type"] == "image/png"
     assert response.headers["Content-Disposition"].startswith("inline;")
 
