@@ -137,7 +137,7 @@ width:1px;height:1px;opacity:0;overflow:hidden}.msg strong{display:block;font-si
 button{width:100%;padding:14px;font-size:1.05rem;font-weight:600;border:0;border-radius:10px;background:#0b5cad;
 color:#fff}button:disabled{background:#9bb4cf}progress{width:100%;height:14px;margin-top:12px}
 .msg{white-space:pre-wrap;border-radius:10px;padding:14px;margin-top:12px}.ok{background:#e6f5ea;color:#124d22;
-border:1px solid #9fd3ab}.err{background:#fdeceb;color:#7a1c14;border:1px solid #f0aaa4}[hidden]{display:none}
+border:1px solid #9fd3ab}.err{background:#fdeceb;color:#7a1c14;border:1px solid #f0aaa4}[hidden]{display:none}form[hidden]+.msg{margin-top:0}
 """
 
 PAGE = """<!doctype html>

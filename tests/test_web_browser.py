@@ -47,7 +47,6 @@ def drive(browser: str, driver_path: str, url: str, wrong_path: str, pdf_path: s
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()

@@ -70,7 +70,3 @@ async def fileless(world: World, name: str) -> FilelessPerson:
 
 def upload_urls(replies: list[Reply]) -> list[str]:
     return [url for reply in replies for url in UPLOAD_URL.findall(reply.text)]
-
-
-def download_urls(replies: list[Reply]) -> list[str]:
-    return [url for reply in replies for url in DOWNLOAD_URL.findall(reply.text)]
