@@ -21,8 +21,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -34,6 +33,7 @@ from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
 from handlers import messages as m
 from handlers.chat import Incoming, Reply, Sender, split_text
 from handlers.conversation import Conversation
+from handlers.links import LinkIssuer
 from handlers.notify import notify_roles
 from schedules.clock import Clock
 from storage.channels import claim_quota_warning, claim_update, count_sent, record_update, unhandled_updates
@@ -151,11 +151,6 @@ def delivery_error(exc: ZaloApiError) -> DeliveryError:
     if exc.code in (400, 404, 413, 414):
         return PermanentFailure(f"Zalo {exc.code}: {exc.description}")
     return DeliveryError(f"Zalo {exc.code}: {exc.description}")  # 401, 5xx, anything else: try again later
-
-
-class LinkIssuer(Protocol):
-    async def download_link(self, session: Any, person_id: int, name: str, mime_type: str, data: bytes,
-                            now: datetime) -> str: ...
 
 
 class ZaloOut:
