@@ -14,6 +14,7 @@ from bot.web import web_links
 from handlers.conversation import Conversation, HandlerContext
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock, SystemClock
+from schedules.office_calendar import OfficeCalendar, load_calendar_file
 from storage.db import Database
 from storage.filestore import EvidenceStore
 from storage.pdfcheck import PdfInspector, load_trust_roots
@@ -36,6 +37,14 @@ class App:
     scheduler: object | None = None
     web: object | None = None
     """``bot.web.WebServer`` while the web page is served (``start_web``)."""
+    office_calendar: OfficeCalendar | None = None
+
+    async def refresh_calendar(self) -> bool:
+        """Reload the office's calendar overrides from the database (at start, on every tick, after a change)."""
+        if self.office_calendar is None:
+            return False
+        async with self.db.session() as session:
+            return await self.office_calendar.refresh(session)
 
     def sender(self, **kwargs) -> OutboxSender:
         return OutboxSender(self.db, self.transports, self.clock, **kwargs)
@@ -51,12 +60,15 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
     db = Database(settings.database_url)
     clock = clock or SystemClock()
     calendar = WorkCalendar()
+    office_calendar = OfficeCalendar(
+        calendar, load_calendar_file(settings.calendar_file) if settings.calendar_file else ())
+    office_calendar.apply()  # the default corrections and the file; the database's part at start
     inspector = PdfInspector(trust_roots=load_trust_roots(settings.trust_roots_dir))
     store = EvidenceStore(settings.data_dir / "evidence")
     ctx = HandlerContext(db=db, clock=clock, tz=settings.tz, calendar=calendar, bot_username=settings.bot_username,
                          inspector=inspector, store=store, links=web_links(settings, settings.data_dir))
     return App(settings=settings, db=db, clock=clock, calendar=calendar, ctx=ctx, conversation=Conversation(ctx),
-               inspector=inspector, store=store)
+               inspector=inspector, store=store, office_calendar=office_calendar)
 
 
 async def start_web(app: App, web_app=None):
@@ -84,6 +96,7 @@ async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler
     stopped; run the reminder tick and the digest (APScheduler) unless ``with_scheduler`` is False."""
     settings = app.settings
     stop = stop or asyncio.Event()
+    await app.refresh_calendar()  # the office's own days, from the database
     served: list = []
     if settings.token:
         served.append(await _start_telegram(app))
@@ -210,6 +223,7 @@ def scheduler_for(app: App):
     from schedules.scheduler import build_scheduler
 
     async def tick(now):
+        await app.refresh_calendar()  # the office may have changed its calendar from the command line
         return await jobs.tick(app, now)
 
     async def digest(now):

@@ -26,6 +26,8 @@ cli.add_typer(roster_cli, name="roster")
 cli.add_typer(task_cli, name="task")
 letter_cli = typer.Typer(help="Công văn: đọc và đề xuất nhiệm vụ.", no_args_is_help=True)
 cli.add_typer(letter_cli, name="letter")
+calendar_cli = typer.Typer(help="Lịch làm việc của cơ quan: ngày nghỉ, ngày làm bù.", no_args_is_help=True)
+cli.add_typer(calendar_cli, name="calendar")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -51,6 +53,7 @@ def with_app(work: Callable[[App], Awaitable[T]], *, migrate: bool = True) -> T:
         try:
             if migrate:
                 await upgrade(app.db)
+                await app.refresh_calendar()
             return await work(app)
         finally:
             await app.close()
@@ -427,6 +430,59 @@ def letter_import(
                 typer.echo(f"  - {task.title}" + (f" [mục {task.item}]" if task.item else "") + f": {reason}")
     if not dry_run and not created:
         fail("Không tạo được nhiệm vụ nào từ công văn này (cần có hạn và đơn vị nhận).")
+
+
+# --- the office's calendar -------------------------------------------------------------------
+
+
+def _calendar_set(day_text: str, kind: str, reason: str) -> None:
+    from handlers.calendar_view import render_override_saved
+    from schedules.office_calendar import parse_day
+    from storage.calendar_days import set_override
+
+    try:
+        day = parse_day(day_text)
+    except ValueError as exc:
+        fail(f"Không ghi gì. {exc}")
+    if not reason.strip():
+        fail("Không ghi gì. Cần ghi lý do: --reason «…».")
+
+    async def work(app: App) -> str:
+        async with app.db.session() as session:
+            await set_override(session, day, kind, reason, actor="cli:calendar", now=app.clock.now())
+        await app.refresh_calendar()
+        return render_override_saved(day, kind, reason, app.calendar)
+
+    typer.echo(with_app(work))
+
+
+@calendar_cli.command("off")
+def calendar_off(
+    day: Annotated[str, typer.Argument(help="ngày, «DD/MM/YYYY» hoặc «YYYY-MM-DD»")],
+    reason: Annotated[str, typer.Option("--reason", help="lý do, ví dụ số quyết định nghỉ")],
+) -> None:
+    """Đặt một ngày là ngày nghỉ của cơ quan (ghi nhật ký)."""
+    _calendar_set(day, "off", reason)
+
+
+@calendar_cli.command("work")
+def calendar_work(
+    day: Annotated[str, typer.Argument(help="ngày, «DD/MM/YYYY» hoặc «YYYY-MM-DD»")],
+    reason: Annotated[str, typer.Option("--reason", help="lý do, ví dụ làm bù theo thông báo số …")],
+) -> None:
+    """Đặt một ngày là ngày làm việc (làm bù) của cơ quan (ghi nhật ký)."""
+    _calendar_set(day, "work", reason)
+
+
+@calendar_cli.command("show")
+def calendar_show(year: Annotated[int, typer.Argument(help="năm, ví dụ 2026", min=1900, max=2200)]) -> None:
+    """In các ngày nghỉ và ngày làm bù của một năm, kèm nguồn."""
+    from handlers.calendar_view import render_year
+
+    async def work(app: App) -> str:
+        return render_year(year, app.office_calendar.year(year))
+
+    typer.echo(with_app(work))
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     reminder_ladder: tuple[Rung, ...] = DEFAULT_LADDER
     invite_ttl_days: int = Field(default=14, ge=1, le=365)
     trust_roots_dir: Path | None = None
+    calendar_file: Path | None = None
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "127.0.0.1:8080"
@@ -76,7 +77,8 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("telegram_api_base", "trust_roots_dir", "webhook_url", "webhook_secret", "zalo_api_base",
-                     "zalo_webhook_url", "zalo_webhook_secret", "public_base_url", "web_secret", mode="before")
+                     "zalo_webhook_url", "zalo_webhook_secret", "public_base_url", "web_secret", "calendar_file",
+                     mode="before")
     @classmethod
     def _blank_path_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -129,6 +131,15 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_at(cls, value: str | None) -> str | None:
         return value.lstrip("@") if value else value
+
+    @field_validator("calendar_file")
+    @classmethod
+    def _readable_calendar(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from schedules.office_calendar import load_calendar_file
+
+            load_calendar_file(value)  # CalendarFileError is a ValueError: reported under CALENDAR_FILE
+        return value
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

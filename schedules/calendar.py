@@ -85,6 +85,30 @@ class WorkCalendar:
         """
         import holidays  # imported here: nothing of this module is built at import time
 
+        # An empty, expanding object: years are populated when first looked up.
+        probe = holidays.country_holidays(country)
+        self._language = (
+            _PREFERRED_LANGUAGE
+            if _PREFERRED_LANGUAGE in probe.supported_languages
+            else probe.default_language
+        )
+        self._lock = threading.RLock()
+        self.country = country
+        self._build(extra_holidays, extra_workdays)
+
+    def set_overrides(
+        self, extra_holidays: Iterable[date] | Mapping[date, str] = (), extra_workdays: Iterable[date] = ()
+    ) -> None:
+        """Replace the office's additions (same rules as the constructor), in place.
+
+        Everyone holding this calendar sees the new days at once; the memos start afresh. Nothing
+        changes when the arguments are invalid (ValueError, TypeError).
+        """
+        self._build(extra_holidays, extra_workdays)
+
+    def _build(self, extra_holidays: Iterable[date] | Mapping[date, str], extra_workdays: Iterable[date]) -> None:
+        import holidays
+
         if isinstance(extra_holidays, Mapping):
             named = {_as_day(day): str(name) for day, name in extra_holidays.items()}
         else:
@@ -94,23 +118,10 @@ class WorkCalendar:
             listed = ", ".join(day.isoformat() for day in clash)
             raise ValueError(f"dates both in extra_holidays and extra_workdays: {listed}")
 
-        # An empty, expanding object: years are populated when first looked up.
-        probe = holidays.country_holidays(country)
-        language = (
-            _PREFERRED_LANGUAGE
-            if _PREFERRED_LANGUAGE in probe.supported_languages
-            else probe.default_language
-        )
-        self._holidays = holidays.country_holidays(country, language=language)
-        self._lock = threading.RLock()
-        self.country = country
-        self.extra_holidays: Mapping[date, str] = dict(named)
-        self.extra_workdays: frozenset[date] = workdays
-
+        table = holidays.country_holidays(self.country, language=self._language)
         # Overrides go into the holidays object after their year is populated (any
         # lookup of the date populates it), so a later expansion cannot undo them:
         # a year's own entries are only ever added when that year is populated.
-        table = self._holidays
         for day, name in named.items():
             table.update({day: name})
             # A make-up Saturday the office does not work (the swap was cancelled).
@@ -121,15 +132,19 @@ class WorkCalendar:
             if table.is_weekend(day):
                 table.weekend_workdays.add(day)
 
-        # Bounded per-instance memos (an lru_cache on the method would be shared by
-        # every instance and keep them alive).
-        self._memo_is_working_day = functools.lru_cache(maxsize=_MEMO_SIZE)(
-            self._compute_is_working_day
-        )
-        self._memo_add_working_days = functools.lru_cache(maxsize=_MEMO_SIZE)(
-            self._compute_add_working_days
-        )
-        self._memo_between = functools.lru_cache(maxsize=_MEMO_SIZE)(self._compute_working_days_between)
+        with self._lock:
+            self._holidays = table
+            self.extra_holidays: Mapping[date, str] = dict(named)
+            self.extra_workdays: frozenset[date] = workdays
+            # Bounded per-instance memos (an lru_cache on the method would be shared by
+            # every instance and keep them alive).
+            self._memo_is_working_day = functools.lru_cache(maxsize=_MEMO_SIZE)(
+                self._compute_is_working_day
+            )
+            self._memo_add_working_days = functools.lru_cache(maxsize=_MEMO_SIZE)(
+                self._compute_add_working_days
+            )
+            self._memo_between = functools.lru_cache(maxsize=_MEMO_SIZE)(self._compute_working_days_between)
 
     def __repr__(self) -> str:
         return (
@@ -192,6 +207,20 @@ class WorkCalendar:
         if include_self and self.is_working_day(day):
             return day
         return self.add_working_days(day, 1)
+
+    def days_off(self, year: int) -> dict[date, str]:
+        """Every named day off of ``year`` (holidays, bridged days, the office's own), weekend ones too."""
+        with self._lock:
+            table = self._holidays
+            table.get(date(year, 1, 1))  # populates the year
+            return {day: name for day, name in sorted(table.items()) if day.year == year}
+
+    def weekend_workdays(self, year: int) -> list[date]:
+        """The Saturdays and Sundays worked in ``year`` (make-up working days)."""
+        with self._lock:
+            table = self._holidays
+            table.get(date(year, 1, 1))
+            return sorted(day for day in table.weekend_workdays if day.year == year)
 
     # -- memoised helpers ---------------------------------------------------------
 

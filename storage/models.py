@@ -281,6 +281,8 @@ class ChannelUsage(SQLModel, table=True):
     """``YYYY-MM`` in the office's time zone."""
     sent: int = 0
     warned_at: datetime | None = _instant(default=None, nullable=True)
+
+
 class IssuedLink(SQLModel, table=True):
     """A signed web link handed to one person in their private chat (``storage.links``).
 
@@ -301,3 +303,19 @@ class IssuedLink(SQLModel, table=True):
     expires_at: datetime = _instant()
     used_at: datetime | None = _instant(default=None, nullable=True)
     created_at: datetime = _instant()
+
+
+class CalendarKind(StrEnum):
+    off = "off"
+    work = "work"
+
+
+class CalendarDay(SQLModel, table=True):
+    """The office's own correction of the working-day calendar: one row per day, its change audited."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(unique=True, index=True)
+    kind: str = Field(max_length=8)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(max_length=255)
+    updated_at: datetime = _instant()
