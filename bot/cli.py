@@ -28,6 +28,8 @@ letter_cli = typer.Typer(help="Công văn: đọc và đề xuất nhiệm vụ.
 cli.add_typer(letter_cli, name="letter")
 calendar_cli = typer.Typer(help="Lịch làm việc của cơ quan: ngày nghỉ, ngày làm bù.", no_args_is_help=True)
 cli.add_typer(calendar_cli, name="calendar")
+export_cli = typer.Typer(help="Xuất dữ liệu: gói minh chứng đã duyệt.", no_args_is_help=True)
+cli.add_typer(export_cli, name="export")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -483,6 +485,51 @@ def calendar_show(year: Annotated[int, typer.Argument(help="năm, ví dụ 2026"
         return render_year(year, app.office_calendar.year(year))
 
     typer.echo(with_app(work))
+
+
+# --- the evidence bundle -------------------------------------------------------------------------
+
+
+def parse_task_number(text: str | None) -> int | None:
+    """``#12`` or ``12``; exits with a Vietnamese message for anything else."""
+    if text is None:
+        return None
+    raw = text.strip().lstrip("#")
+    if not raw.isdigit() or int(raw) == 0:
+        fail(f"Số nhiệm vụ «{text}» không hợp lệ; viết như #12. Xem: dondoc task list")
+    return int(raw)
+
+
+@export_cli.command("bundle")
+def export_bundle(
+    task: Annotated[str | None, typer.Option("--task", help="chỉ một nhiệm vụ, ví dụ #12")] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="chỉ một đơn vị (mã)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", dir_okay=False, help="tệp .zip ghi ra; mặc định "
+                                                                           "DATA_DIR/exports/minh-chung-….zip")] = None,
+) -> None:
+    """Gói minh chứng đã duyệt: tệp zip, mỗi đơn vị một thư mục, kèm bảng kê Excel (SHA-256, chữ ký, hạn)."""
+    from handlers.bundle import BundleFilterError, bundle_name, bundle_rows, summary, write_bundle
+
+    task_id = parse_task_number(task)
+
+    async def work(app: App) -> tuple[Path, str]:
+        now, tz = app.clock.now(), app.settings.tz
+        async with app.db.session() as session:
+            try:
+                rows = await bundle_rows(session, task_id=task_id, unit_code=unit)
+            except BundleFilterError as exc:
+                fail(f"Không xuất được: {exc}")
+        if not rows:
+            fail("Chưa có minh chứng nào được duyệt khớp điều kiện lọc; không ghi tệp nào.")
+        target = out or app.settings.data_dir / "exports" / bundle_name(now, tz, task_id=task_id, unit_code=unit)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        result = await asyncio.to_thread(write_bundle, rows, app.store, partial, tz=tz, now=now)
+        partial.replace(target)
+        return target, summary(result)
+
+    target, text = with_app(work)
+    typer.echo(f"{text}\nĐã ghi: {target}")
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import board as board_views
-from handlers import assign, extensions, intake, onboarding, review
+from handlers import assign, extensions, intake, onboarding, review, workflows
 from handlers import messages as m
 from handlers.chat import Incoming, Reply
 from handlers.links import LinkIssuer
@@ -124,6 +124,7 @@ class Conversation:
         self.states["return_reason"] = review.return_with_reason
         extensions.register(self)
         assign.register(self)
+        workflows.register(self)
         self.register(self.commands.pop("help"))  # keep /help last in the menu
 
     def register(self, command: Command) -> None:

@@ -1,0 +1,66 @@
+"""Chat side of the office workflows (issue 11): the evidence bundle offered by ``/export``, and more.
+
+``register`` adds everything to the conversation; the only hook elsewhere is its call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from typing import TYPE_CHECKING
+
+from handlers.bundle import TELEGRAM_UPLOAD_LIMIT, bundle_name, bundle_rows, summary, write_bundle
+from handlers.chat import Button, OutFile, Reply
+
+if TYPE_CHECKING:
+    from handlers.conversation import Conversation, Request
+
+BUNDLE_BUTTON = Button("📦 Gói minh chứng đã duyệt (zip)", "bundle")
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
+
+
+async def send_bundle(request: Request) -> list[Reply]:
+    """The bundle of every accepted file as a document, when it fits Telegram's upload limit."""
+    rows = await bundle_rows(request.session)
+    if not rows:
+        return [Reply("Chưa có minh chứng nào được duyệt, nên chưa có gì để đóng gói.")]
+    estimate = sum(row.size for row in rows)
+    if estimate > TELEGRAM_UPLOAD_LIMIT:
+        return [Reply(f"Gói minh chứng khoảng {_mb(estimate)}, vượt giới hạn 50 MB bot được gửi qua chat. "
+                      "Xuất trên máy chủ: dondoc export bundle --out minh-chung.zip "
+                      "(có thể lọc --task #SỐ hoặc --unit MÃ).")]
+    store, tz, now = request.ctx.store, request.ctx.tz, request.now
+
+    def build() -> tuple[bytes, object]:
+        with tempfile.TemporaryFile() as out:
+            result = write_bundle(rows, store, out, tz=tz, now=now)
+            out.seek(0)
+            return out.read(), result
+
+    data, result = await asyncio.to_thread(build)
+    if len(data) > TELEGRAM_UPLOAD_LIMIT:
+        return [Reply(f"Gói minh chứng {_mb(len(data))} vượt giới hạn 50 MB. Xuất trên máy chủ: "
+                      "dondoc export bundle --out minh-chung.zip")]
+    return [Reply(summary(result), document=OutFile(bundle_name(now, tz), data, "application/zip"))]
+
+
+def _with_bundle_offer(handler):
+    async def export(request: Request) -> list[Reply]:
+        replies = await handler(request)
+        if replies:
+            replies[-1].buttons = [*replies[-1].buttons, [BUNDLE_BUTTON]]
+        return replies
+
+    return export
+
+
+def register(conversation: Conversation) -> None:
+    from handlers.conversation import STAFF, Choice, Command
+
+    export = conversation.commands.get("export")
+    if export is not None:
+        conversation.register(Command(export.name, _with_bundle_offer(export.handler), export.roles, export.summary))
+    conversation.register_choice(Choice("bundle", lambda request: send_bundle(request), STAFF, 0))
