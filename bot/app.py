@@ -113,6 +113,7 @@ async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler
         from bot import jobs
 
         scheduler.start()
+        await jobs.workflows(app, app.clock.now())
         await jobs.tick(app, app.clock.now())  # catch up at once after a restart
     servers = [asyncio.create_task(started.serve(stop), name=f"serve-{started.name}") for started in served]
     if ready is not None:
@@ -224,6 +225,7 @@ def scheduler_for(app: App):
 
     async def tick(now):
         await app.refresh_calendar()  # the office may have changed its calendar from the command line
+        await jobs.workflows(app, now)  # recurring tasks whose period opened (before their reminders)
         return await jobs.tick(app, now)
 
     async def digest(now):

@@ -147,6 +147,8 @@ def tick(
     instant = parse_at(at, settings_or_exit().tz)
 
     async def work(app: App) -> list:
+        if not dry_run:
+            await jobs.workflows(app, instant or app.clock.now())  # recurring tasks whose period opened
         return await jobs.tick(app, instant or app.clock.now(), dry_run=dry_run)
 
     planned = with_app(work)
@@ -320,15 +322,30 @@ def task_add(
     signed: Annotated[bool, typer.Option("--signed", help="bắt buộc PDF có ký số")] = False,
     letter: Annotated[str | None, typer.Option("--letter", help="số công văn, ví dụ 2146/UBND-NV")] = None,
     template: Annotated[str | None, typer.Option("--template", help="biểu mẫu, ví dụ «Phụ lục 1»")] = None,
+    every: Annotated[str | None, typer.Option("--every", help="định kỳ: monthly | quarterly | half-yearly | "
+                                                              "yearly; khi đó --deadline là quy tắc, ví dụ «ngày 20 "
+                                                              "tháng cuối quý»")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="kỳ đầu tiên, ví dụ «Quý I/2027»; mặc định kỳ "
+                                                                "hiện tại")] = None,
+    data_offset: Annotated[int, typer.Option("--data-offset", help="kỳ số liệu lệch bao nhiêu tháng so với kỳ "
+                                                                   "báo cáo, ví dụ -1: quý I lấy số liệu 01/12 "
+                                                                   "năm trước đến 28/02")] = 0,
 ) -> None:
-    """Tạo nhiệm vụ và giao cho từng đơn vị."""
+    """Tạo nhiệm vụ và giao cho từng đơn vị (hoặc nhiệm vụ định kỳ với --every)."""
     from handlers.texts import due
     from schedules.deadlines import DeadlineError, parse_deadline
     from storage.queries import UnknownUnits, create_task, find_or_create_letter, resolve_units, unit_by_code
 
+    if every is None and (period is not None or data_offset):
+        fail("--period và --data-offset chỉ dùng cho nhiệm vụ định kỳ (thêm --every quarterly …).")
+
     async def work(app: App) -> str:
         now = app.clock.now()
         tz = app.settings.tz
+        if every is not None:
+            return await _recurring_add(app, title=title, rule=deadline, units=units, lead=lead, signed=signed,
+                                        letter=letter, template=template, every=every, period=period,
+                                        data_offset=data_offset)
         try:
             parsed = parse_deadline(deadline, now.astimezone(tz).date(), tz)
         except DeadlineError as exc:
@@ -349,6 +366,68 @@ def task_add(
                 now=now, lead=lead_unit, signature_required=signed, letter=letter_row, template=template)
             return (f"Đã tạo nhiệm vụ #{task.id}: {title}\nHạn: {due(parsed.phrase, parsed.due_at, tz)}\n"
                     f"Giao cho {len(assignments)} đơn vị.")
+
+    typer.echo(with_app(work))
+
+
+async def _recurring_add(app: App, *, title: str, rule: str, units: str, lead: str | None, signed: bool,
+                         letter: str | None, template: str | None, every: str, period: str | None,
+                         data_offset: int) -> str:
+    from handlers.recurring import describe_new, make_recurring
+    from schedules.recurrence import RecurrenceError
+    from storage.queries import UnknownUnits, find_or_create_letter, resolve_units, unit_by_code
+
+    now, tz = app.clock.now(), app.settings.tz
+    async with app.db.session() as session:
+        try:
+            assignees = await resolve_units(session, units)
+        except UnknownUnits as exc:
+            fail(f"Không tạo được nhiệm vụ: {exc}. Xem: dondoc roster list")
+        lead_unit = await unit_by_code(session, lead) if lead else None
+        if lead and lead_unit is None:
+            fail(f"Không có đơn vị chủ trì mã «{lead}».")
+        try:
+            letter_row = await find_or_create_letter(session, number=letter, now=now)
+            new = await make_recurring(
+                session, title=title, every=every, rule=rule, period=period, data_offset=data_offset,
+                units=assignees, now=now, tz=tz, actor="cli:task add", lead=lead_unit, signature_required=signed,
+                letter=letter_row, template=template)
+        except RecurrenceError as exc:
+            await session.rollback()
+            fail(f"Không tạo được nhiệm vụ định kỳ, chưa ghi gì. {exc}")
+        return describe_new(new, tz)
+
+
+@task_cli.command("series")
+def task_series() -> None:
+    """In các nhiệm vụ định kỳ (đang chạy và đã dừng)."""
+    from handlers.recurring import describe_series
+    from storage.series import list_series
+
+    async def work(app: App) -> list[str]:
+        async with app.db.session() as session:
+            found = await list_series(session)
+        return [describe_series(s, app.settings.tz) for s in found] or ["Chưa có nhiệm vụ định kỳ nào."]
+
+    typer.echo("\n".join(with_app(work)))
+
+
+@task_cli.command("stop")
+def task_stop(
+    series: Annotated[int, typer.Argument(help="số của nhiệm vụ định kỳ (xem: dondoc task series)")],
+    reason: Annotated[str, typer.Option("--reason", help="lý do dừng")],
+) -> None:
+    """Dừng một nhiệm vụ định kỳ: không mở thêm kỳ mới; các kỳ đã mở giữ nguyên (ghi nhật ký)."""
+    from handlers.recurring import describe_series
+    from storage.series import SeriesProblem, stop_series
+
+    async def work(app: App) -> str:
+        async with app.db.session() as session:
+            try:
+                stopped = await stop_series(session, series, reason=reason, now=app.clock.now(), actor="cli:task stop")
+            except SeriesProblem as exc:
+                fail(f"Không dừng được: {exc}")
+            return describe_series(stopped, app.settings.tz)
 
     typer.echo(with_app(work))
 

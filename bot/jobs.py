@@ -45,3 +45,12 @@ async def digest(app: App, now: datetime) -> int:
     if count and app.wake_sender is not None:
         app.wake_sender()
     return count
+
+
+async def workflows(app: App, now: datetime) -> int:
+    """Open the periods of recurring tasks that have begun (one unit of work); the number of tasks made."""
+    from handlers.recurring import open_due_periods
+
+    async with app.db.session() as session:
+        opened = await open_due_periods(session, now=now, tz=app.settings.tz)
+    return len(opened)

@@ -113,7 +113,31 @@ class Letter(SQLModel, table=True):
     created_at: datetime = _instant()
 
 
+class TaskSeries(SQLModel, table=True):
+    """A recurring task: each period becomes its own ``Task`` (``Task.series_id``) when its data period opens."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=500)
+    deliverable: str | None = Field(default=None, sa_column=Column(Text))
+    template: str | None = Field(default=None, max_length=255)
+    frequency: str = Field(max_length=16)
+    deadline_rule: str = Field(max_length=255)
+    data_offset_months: int = 0
+    unit_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    lead_unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    signature_required: bool = False
+    letter_id: int | None = Field(default=None, foreign_key="letter.id")
+    next_period_start: date
+    """The next period not yet created."""
+    active: bool = True
+    stopped_at: datetime | None = _instant(default=None, nullable=True)
+    stop_reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_by_person_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _instant()
+
+
 class Task(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("series_id", "period_start", name="uq_task_series_period"),)
     id: int | None = Field(default=None, primary_key=True)
     letter_id: int | None = Field(default=None, foreign_key="letter.id", index=True)
     title: str = Field(max_length=500)
@@ -126,6 +150,13 @@ class Task(SQLModel, table=True):
     coordinating_unit_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_by_person_id: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = _instant()
+    series_id: int | None = Field(default=None, foreign_key="taskseries.id", index=True)
+    """The recurring series this task is one period of (None: a one-off task)."""
+    period_label: str | None = Field(default=None, max_length=64)
+    """The period, as people say it: «Quý I/2027»."""
+    period_start: date | None = None
+    data_start: date | None = None
+    data_end: date | None = None
 
 
 class Assignment(SQLModel, table=True):

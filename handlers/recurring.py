@@ -1,0 +1,142 @@
+"""Recurring tasks: making a series, opening each period as its own task, and how they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers import texts as t
+from schedules.recurrence import (
+    Frequency,
+    Period,
+    RecurrenceError,
+    check_rule,
+    make_period,
+    parse_frequency,
+    parse_period,
+    parse_rule,
+    period_start_of,
+    period_starts,
+)
+from storage.models import AuditEvent, Letter, Person, Task, TaskSeries, Unit
+from storage.queries import create_task
+from storage.series import active_series, claim_period, create_series
+
+MAX_PERIODS_PER_RUN = 36
+"""A series started far in the past catches up this many periods per run at most."""
+
+
+@dataclass(frozen=True)
+class NewSeries:
+    series: TaskSeries
+    first: Period
+    opened: list[Task]
+
+
+async def make_recurring(
+    session: AsyncSession, *, title: str, every: str, rule: str, period: str | None, data_offset: int,
+    units: list[Unit], now: datetime, tz: ZoneInfo, actor: str, lead: Unit | None = None,
+    signature_required: bool = False, letter: Letter | None = None, template: str | None = None,
+    created_by: Person | None = None,
+) -> NewSeries:
+    """Check everything first (RecurrenceError: nothing written), then the series and any period already open."""
+    frequency = parse_frequency(every)
+    parsed = parse_rule(rule)
+    today = now.astimezone(tz).date()
+    first = parse_period(period, frequency) if period else period_start_of(frequency, today)
+    if not units:
+        raise RecurrenceError("Không có đơn vị nào được giao.")
+    periods = check_rule(frequency, first, parsed, data_offset, tz)
+    if period is None and periods[0].due_at < now:  # the current period is already past its deadline
+        first = periods[1].start
+        periods = periods[1:]
+    series = await create_series(
+        session, now=now, actor=actor, title=title, template=template, frequency=frequency.value,
+        deadline_rule=parsed.text, data_offset_months=data_offset, unit_ids=[u.id for u in units],
+        lead_unit_id=lead.id if lead else None, signature_required=signature_required,
+        letter_id=letter.id if letter else None, next_period_start=first,
+        created_by_person_id=created_by.id if created_by else None)
+    opened = await open_series(session, series, now=now, tz=tz)
+    return NewSeries(series, periods[0], opened)
+
+
+def period_title(title: str, label: str) -> str:
+    return f"{title} — {label}"[:500]
+
+
+async def open_series(session: AsyncSession, series: TaskSeries, *, now: datetime, tz: ZoneInfo) -> list[Task]:
+    """Create the task of every period of ``series`` whose data period has opened by ``now``."""
+    frequency = Frequency(series.frequency)
+    rule = parse_rule(series.deadline_rule)
+    opened: list[Task] = []
+    for _ in range(MAX_PERIODS_PER_RUN):
+        start = series.next_period_start
+        following = period_starts(frequency, start, 2)[1]
+        try:
+            period = make_period(frequency, start, rule, series.data_offset_months, tz)
+        except RecurrenceError as exc:  # checked when made; kept safe for rules read back from old rows
+            if datetime.combine(start, datetime.min.time(), tz) > now:
+                break
+            if await claim_period(session, series, start, following):
+                session.add(AuditEvent(at=now, actor="system", action="series.period_skipped", entity="taskseries",
+                                       entity_id=series.id, details={"period": start.isoformat(), "why": str(exc)}))
+            continue
+        if period.opens_at > now:
+            break
+        if not await claim_period(session, series, start, following):
+            break  # another worker is on it
+        units = list((await session.exec(select(Unit).where(col(Unit.id).in_(series.unit_ids),
+                                                            Unit.active == True))).all())  # noqa: E712
+        if not units:
+            session.add(AuditEvent(at=now, actor="system", action="series.period_skipped", entity="taskseries",
+                                   entity_id=series.id, details={"period": start.isoformat(), "why": "no active unit"}))
+            continue
+        lead = await session.get(Unit, series.lead_unit_id) if series.lead_unit_id else None
+        letter = await session.get(Letter, series.letter_id) if series.letter_id else None
+        task, _ = await create_task(
+            session, title=period_title(series.title, period.label), due_at=period.due_at,
+            deadline_phrase=period.phrase, units=sorted(units, key=lambda u: u.code), now=now, lead=lead,
+            signature_required=series.signature_required, template=series.template, letter=letter,
+            deliverable=f"Số liệu từ ngày {t.day(period.data_start)} đến ngày {t.day(period.data_end)}.")
+        task.series_id, task.period_label, task.period_start = series.id, period.label, period.start
+        task.data_start, task.data_end = period.data_start, period.data_end
+        session.add(AuditEvent(at=now, actor="system", action="series.period_opened", entity="task", entity_id=task.id,
+                               details={"series": series.id, "period": period.label}))
+        await session.flush()
+        opened.append(task)
+    return opened
+
+
+async def open_due_periods(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> list[Task]:
+    """The scheduled job's work: every active series, every period opened by ``now``."""
+    opened: list[Task] = []
+    for series in await active_series(session):
+        opened += await open_series(session, series, now=now, tz=tz)
+    return opened
+
+
+def describe_series(series: TaskSeries, tz: ZoneInfo) -> str:
+    frequency = Frequency(series.frequency)
+    state = "đang chạy" if series.active else f"đã dừng {t.instant(series.stopped_at, tz)}: {series.stop_reason}"
+    offset = (f"; kỳ số liệu lệch {series.data_offset_months:+d} tháng" if series.data_offset_months else "")
+    nxt = (f"; kỳ tiếp theo: {make_period(frequency, series.next_period_start, parse_rule(series.deadline_rule), series.data_offset_months, tz).label}"
+           if series.active else "")
+    return (f"Định kỳ số {series.id}: {series.title} ({frequency.label}; hạn «{series.deadline_rule}»{offset}; "
+            f"{len(series.unit_ids)} đơn vị) — {state}{nxt}")
+
+
+def describe_new(new: NewSeries, tz: ZoneInfo) -> str:
+    first = new.first
+    lines = [describe_series(new.series, tz),
+             f"Kỳ đầu: {first.label}, số liệu từ {t.day(first.data_start)} đến {t.day(first.data_end)}, "
+             f"hạn {t.due(first.phrase, first.due_at, tz)}."]
+    if new.opened:
+        lines += [f"Đã mở nhiệm vụ #{task.id}: {task.title}" for task in new.opened]
+    else:
+        lines.append(f"Kỳ đầu sẽ được mở lúc {t.instant(first.opens_at, tz)} (khi kỳ số liệu bắt đầu).")
+    return "\n".join(lines)
+
