@@ -48,9 +48,14 @@ async def digest(app: App, now: datetime) -> int:
 
 
 async def workflows(app: App, now: datetime) -> int:
-    """Open the periods of recurring tasks that have begun (one unit of work); the number of tasks made."""
+    """Open the periods of recurring tasks that have begun, and ask overdue units for an explanation
+    (one unit of work); the number of tasks made."""
+    from handlers.explanations import ask_overdue_units
     from handlers.recurring import open_due_periods
 
     async with app.db.session() as session:
         opened = await open_due_periods(session, now=now, tz=app.settings.tz)
+        asked = await ask_overdue_units(session, now=now, tz=app.settings.tz, calendar=app.calendar)
+    if asked and app.wake_sender is not None:
+        app.wake_sender()
     return len(opened)

@@ -164,7 +164,8 @@ class Conversation:
         if incoming.choice is not None:
             return await self._choice(request, incoming.choice)
         if incoming.file is not None:
-            return await assign.maybe_letter_file(request) or await intake.on_file(request)
+            return (await workflows.maybe_file(request) or await assign.maybe_letter_file(request)
+                    or await intake.on_file(request))
         if incoming.unsupported:
             return await intake.on_unsupported(request)
         if incoming.command is not None:

@@ -1,6 +1,8 @@
-"""Chat side of the office workflows (issue 11): the evidence bundle offered by ``/export``, and more.
+"""Chat side of the office workflows (issue 11): the evidence bundle offered by ``/export``, explanations
+(``handlers.explanations``), and the digest's workflow sections.
 
-``register`` adds everything to the conversation; the only hook elsewhere is its call.
+``register`` adds everything to the conversation; the hooks elsewhere are its call, ``maybe_file`` in the
+conversation's file route and ``digest_sections`` in the digest.
 """
 
 from __future__ import annotations
@@ -9,10 +11,16 @@ import asyncio
 import tempfile
 from typing import TYPE_CHECKING
 
+from handlers import explanations
 from handlers.bundle import TELEGRAM_UPLOAD_LIMIT, bundle_name, bundle_rows, summary, write_bundle
 from handlers.chat import Button, OutFile, Reply
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from handlers.conversation import Conversation, Request
 
 BUNDLE_BUTTON = Button("📦 Gói minh chứng đã duyệt (zip)", "bundle")
@@ -63,4 +71,16 @@ def register(conversation: Conversation) -> None:
     export = conversation.commands.get("export")
     if export is not None:
         conversation.register(Command(export.name, _with_bundle_offer(export.handler), export.roles, export.summary))
-    conversation.register_choice(Choice("bundle", lambda request: send_bundle(request), STAFF, 0))
+    conversation.register_choice(Choice("bundle", send_bundle, STAFF, 0))
+    explanations.register(conversation)
+
+
+async def maybe_file(request: Request) -> list[Reply] | None:
+    """A file that belongs to a workflow (a PDF attached to an explanation); None: not ours."""
+    return await explanations.maybe_file(request)
+
+
+async def digest_sections(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> str:
+    """The workflow parts of the morning digest (explanations), as text to append; empty when nothing to say."""
+    lines = await explanations.digest_lines(session, now=now, tz=tz)
+    return "\n".join(lines)

@@ -350,3 +350,29 @@ class CalendarDay(SQLModel, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     actor: str = Field(max_length=255)
     updated_at: datetime = _instant()
+
+
+class ExplanationStatus(StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    extended = "extended"
+    refused = "refused"
+
+
+class Explanation(SQLModel, table=True):
+    """An overdue unit's explanation (giải trình) to the leader, and the leader's decision."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    submitted_at: datetime = _instant()
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    file_name: str | None = Field(default=None, max_length=255)
+    sha256: str | None = Field(default=None, max_length=64)
+    pages: int | None = None
+    storage_key: str | None = Field(default=None, max_length=255)
+    status: str = Field(default=ExplanationStatus.pending, max_length=16, index=True)
+    decided_by_person_id: int | None = Field(default=None, foreign_key="person.id")
+    decided_at: datetime | None = _instant(default=None, nullable=True)
+    decision_note: str | None = Field(default=None, sa_column=Column(Text))
+    extension_id: int | None = Field(default=None, foreign_key="extensionrequest.id")

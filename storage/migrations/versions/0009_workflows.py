@@ -1,4 +1,4 @@
-"""workflows: the office's calendar overrides, recurring task series
+"""workflows: the office's calendar overrides, recurring task series, explanations
 
 Revision ID: 0009
 Revises: 0004
@@ -53,6 +53,29 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['letter_id'], ['letter.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('explanation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('assignment_id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=True),
+    sa.Column('submitted_at', storage.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('file_name', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('pages', sa.Integer(), nullable=True),
+    sa.Column('storage_key', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('decided_by_person_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', storage.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('extension_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['assignment_id'], ['assignment.id'], ),
+    sa.ForeignKeyConstraint(['decided_by_person_id'], ['person.id'], ),
+    sa.ForeignKeyConstraint(['extension_id'], ['extensionrequest.id'], ),
+    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index(op.f('ix_explanation_assignment_id'), 'explanation', ['assignment_id'], unique=False)
+    op.create_index(op.f('ix_explanation_status'), 'explanation', ['status'], unique=False)
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.add_column(sa.Column('series_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('period_label', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
@@ -75,5 +98,8 @@ def downgrade() -> None:
         batch_op.drop_column('period_label')
         batch_op.drop_column('series_id')
     op.drop_table('taskseries')
+    op.drop_index(op.f('ix_explanation_status'), table_name='explanation')
+    op.drop_index(op.f('ix_explanation_assignment_id'), table_name='explanation')
+    op.drop_table('explanation')
     op.drop_index(op.f('ix_calendarday_day'), table_name='calendarday')
     op.drop_table('calendarday')
