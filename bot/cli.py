@@ -330,6 +330,11 @@ def task_add(
     data_offset: Annotated[int, typer.Option("--data-offset", help="kỳ số liệu lệch bao nhiêu tháng so với kỳ "
                                                                    "báo cáo, ví dụ -1: quý I lấy số liệu 01/12 "
                                                                    "năm trước đến 28/02")] = 0,
+    count: Annotated[bool, typer.Option("--count", help="đơn vị báo cáo số lượng (đã hoàn thành / được giao) "
+                                                        "thay cho tệp")] = False,
+    count_with_file: Annotated[bool, typer.Option("--count-with-file", help="báo cáo số lượng kèm tệp")] = False,
+    count_total: Annotated[int | None, typer.Option("--count-total", min=1, help="số được giao cho mỗi đơn vị, "
+                                                                                 "khi như nhau")] = None,
 ) -> None:
     """Tạo nhiệm vụ và giao cho từng đơn vị (hoặc nhiệm vụ định kỳ với --every)."""
     from handlers.texts import due
@@ -338,6 +343,11 @@ def task_add(
 
     if every is None and (period is not None or data_offset):
         fail("--period và --data-offset chỉ dùng cho nhiệm vụ định kỳ (thêm --every quarterly …).")
+    if count and count_with_file:
+        fail("Chọn một trong --count (thay cho tệp) hoặc --count-with-file (kèm tệp).")
+    if count_total is not None and not (count or count_with_file):
+        fail("--count-total chỉ dùng cùng --count hoặc --count-with-file.")
+    count_mode = "count" if count else "count+file" if count_with_file else None
 
     async def work(app: App) -> str:
         now = app.clock.now()
@@ -345,7 +355,7 @@ def task_add(
         if every is not None:
             return await _recurring_add(app, title=title, rule=deadline, units=units, lead=lead, signed=signed,
                                         letter=letter, template=template, every=every, period=period,
-                                        data_offset=data_offset)
+                                        data_offset=data_offset, count_mode=count_mode, count_total=count_total)
         try:
             parsed = parse_deadline(deadline, now.astimezone(tz).date(), tz)
         except DeadlineError as exc:
@@ -364,15 +374,18 @@ def task_add(
             task, assignments = await create_task(
                 session, title=title, due_at=parsed.due_at, deadline_phrase=parsed.phrase, units=assignees,
                 now=now, lead=lead_unit, signature_required=signed, letter=letter_row, template=template)
+            task.count_mode, task.count_total = count_mode, count_total
+            asked = {"count": "\nĐơn vị báo cáo số lượng (đã hoàn thành / được giao) thay cho tệp: /tiendo 12/15.",
+                     "count+file": "\nĐơn vị nộp tệp và báo cáo số lượng: /tiendo 12/15."}.get(count_mode or "", "")
             return (f"Đã tạo nhiệm vụ #{task.id}: {title}\nHạn: {due(parsed.phrase, parsed.due_at, tz)}\n"
-                    f"Giao cho {len(assignments)} đơn vị.")
+                    f"Giao cho {len(assignments)} đơn vị.{asked}")
 
     typer.echo(with_app(work))
 
 
 async def _recurring_add(app: App, *, title: str, rule: str, units: str, lead: str | None, signed: bool,
                          letter: str | None, template: str | None, every: str, period: str | None,
-                         data_offset: int) -> str:
+                         data_offset: int, count_mode: str | None = None, count_total: int | None = None) -> str:
     from handlers.recurring import describe_new, make_recurring
     from schedules.recurrence import RecurrenceError
     from storage.queries import UnknownUnits, find_or_create_letter, resolve_units, unit_by_code
@@ -391,7 +404,7 @@ async def _recurring_add(app: App, *, title: str, rule: str, units: str, lead: s
             new = await make_recurring(
                 session, title=title, every=every, rule=rule, period=period, data_offset=data_offset,
                 units=assignees, now=now, tz=tz, actor="cli:task add", lead=lead_unit, signature_required=signed,
-                letter=letter_row, template=template)
+                letter=letter_row, template=template, count_mode=count_mode, count_total=count_total)
         except RecurrenceError as exc:
             await session.rollback()
             fail(f"Không tạo được nhiệm vụ định kỳ, chưa ghi gì. {exc}")

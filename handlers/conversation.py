@@ -180,7 +180,8 @@ class Conversation:
         state = await get_state(request.session, request.person.id, request.now)
         if state is not None and state.kind in self.states:
             return await self.states[state.kind](request, state.data)
-        return await intake.on_reminder_reply(request) or [Reply(m.PLAIN_TEXT_HINT)]
+        return (await workflows.maybe_text(request) or await intake.on_reminder_reply(request)
+                or [Reply(m.PLAIN_TEXT_HINT)])
 
     async def _choice(self, request: Request, data: str) -> list[Reply]:
         prefix, *raw = data.split(":")

@@ -41,7 +41,7 @@ async def make_recurring(
     session: AsyncSession, *, title: str, every: str, rule: str, period: str | None, data_offset: int,
     units: list[Unit], now: datetime, tz: ZoneInfo, actor: str, lead: Unit | None = None,
     signature_required: bool = False, letter: Letter | None = None, template: str | None = None,
-    created_by: Person | None = None,
+    created_by: Person | None = None, count_mode: str | None = None, count_total: int | None = None,
 ) -> NewSeries:
     """Check everything first (RecurrenceError: nothing written), then the series and any period already open."""
     frequency = parse_frequency(every)
@@ -59,7 +59,7 @@ async def make_recurring(
         deadline_rule=parsed.text, data_offset_months=data_offset, unit_ids=[u.id for u in units],
         lead_unit_id=lead.id if lead else None, signature_required=signature_required,
         letter_id=letter.id if letter else None, next_period_start=first,
-        created_by_person_id=created_by.id if created_by else None)
+        created_by_person_id=created_by.id if created_by else None, count_mode=count_mode, count_total=count_total)
     opened = await open_series(session, series, now=now, tz=tz)
     return NewSeries(series, periods[0], opened)
 
@@ -104,6 +104,7 @@ async def open_series(session: AsyncSession, series: TaskSeries, *, now: datetim
             deliverable=f"Số liệu từ ngày {t.day(period.data_start)} đến ngày {t.day(period.data_end)}.")
         task.series_id, task.period_label, task.period_start = series.id, period.label, period.start
         task.data_start, task.data_end = period.data_start, period.data_end
+        task.count_mode, task.count_total = series.count_mode, series.count_total
         session.add(AuditEvent(at=now, actor="system", action="series.period_opened", entity="task", entity_id=task.id,
                                details={"series": series.id, "period": period.label}))
         await session.flush()

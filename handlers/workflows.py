@@ -11,7 +11,7 @@ import asyncio
 import tempfile
 from typing import TYPE_CHECKING
 
-from handlers import explanations
+from handlers import explanations, progress
 from handlers.bundle import TELEGRAM_UPLOAD_LIMIT, bundle_name, bundle_rows, summary, write_bundle
 from handlers.chat import Button, OutFile, Reply
 
@@ -65,12 +65,59 @@ def _with_bundle_offer(handler):
     return export
 
 
+def _with_progress_sheet(handler):
+    async def export(request: Request) -> list[Reply]:
+        replies = await handler(request)
+        entries = await progress.progress(request.session)
+        for reply in replies:
+            if entries and reply.document is not None and reply.document.name.endswith(".xlsx"):
+                data = await asyncio.to_thread(progress.with_progress_sheet, reply.document.data, entries,
+                                               request.ctx.tz)
+                reply.document = OutFile(reply.document.name, data, reply.document.mime_type)
+        return replies
+
+    return export
+
+
+def _with_progress_board(handler):
+    async def status(request: Request) -> list[Reply]:
+        replies = await handler(request)
+        if request.role.value in ("coordinator", "leader", "admin"):
+            text = progress.render(await progress.progress(request.session), request.ctx.tz)
+            if text:
+                replies.append(Reply(text))
+        return replies
+
+    return status
+
+
+def _with_task_progress(handler):
+    async def task_units(request: Request, task_id: int) -> list[Reply]:
+        replies = await handler(request, task_id)
+        if request.role.value in ("coordinator", "leader", "admin"):
+            entries = await progress.progress(request.session, task_id=task_id)
+            if entries:
+                replies.append(Reply("\n".join(["🔢 Tiến độ:", *progress.render_task(entries[0], request.ctx.tz)])))
+        return replies
+
+    return task_units
+
+
 def register(conversation: Conversation) -> None:
-    from handlers.conversation import STAFF, Choice, Command
+    from handlers.conversation import ALL_ROLES, STAFF, Choice, Command
 
     export = conversation.commands.get("export")
     if export is not None:
-        conversation.register(Command(export.name, _with_bundle_offer(export.handler), export.roles, export.summary))
+        conversation.register(Command(export.name, _with_bundle_offer(_with_progress_sheet(export.handler)),
+                                      export.roles, export.summary))
+    status = conversation.commands.get("status")
+    if status is not None:
+        conversation.register(Command(status.name, _with_progress_board(status.handler), status.roles, status.summary))
+    task = conversation.choices.get("task")
+    if task is not None:
+        conversation.register_choice(Choice(task.prefix, _with_task_progress(task.handler), task.roles, task.arity))
+    conversation.register(Command("tiendo", progress.command, ALL_ROLES,
+                                  "báo cáo số lượng: /tiendo 12/15 (lãnh đạo: xem tiến độ)"))
     conversation.register_choice(Choice("bundle", send_bundle, STAFF, 0))
     explanations.register(conversation)
 
@@ -80,7 +127,15 @@ async def maybe_file(request: Request) -> list[Reply] | None:
     return await explanations.maybe_file(request)
 
 
+async def maybe_text(request: Request) -> list[Reply] | None:
+    """Plain text that is a progress count («12/15») from a unit with one count task; None: not ours."""
+    if request.role.value not in ("officer", "head"):
+        return None
+    return await progress.report(request, request.incoming.text, strict=False)
+
+
 async def digest_sections(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> str:
-    """The workflow parts of the morning digest (explanations), as text to append; empty when nothing to say."""
+    """The workflow parts of the morning digest (explanations, progress counts), as text to append."""
     lines = await explanations.digest_lines(session, now=now, tz=tz)
+    lines += await progress.digest_lines(session, tz=tz)
     return "\n".join(lines)

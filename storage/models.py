@@ -129,6 +129,8 @@ class TaskSeries(SQLModel, table=True):
     letter_id: int | None = Field(default=None, foreign_key="letter.id")
     next_period_start: date
     """The next period not yet created."""
+    count_mode: str | None = Field(default=None, max_length=16)
+    count_total: int | None = None
     active: bool = True
     stopped_at: datetime | None = _instant(default=None, nullable=True)
     stop_reason: str | None = Field(default=None, sa_column=Column(Text))
@@ -157,6 +159,10 @@ class Task(SQLModel, table=True):
     period_start: date | None = None
     data_start: date | None = None
     data_end: date | None = None
+    count_mode: str | None = Field(default=None, max_length=16)
+    """A progress count asked of each unit: None (a file only), "count" (instead of a file), "count+file"."""
+    count_total: int | None = None
+    """How many items each unit was given, when the same for all (the "trên" of "12 trên 15")."""
 
 
 class Assignment(SQLModel, table=True):
@@ -376,3 +382,20 @@ class Explanation(SQLModel, table=True):
     decided_at: datetime | None = _instant(default=None, nullable=True)
     decision_note: str | None = Field(default=None, sa_column=Column(Text))
     extension_id: int | None = Field(default=None, foreign_key="extensionrequest.id")
+
+
+class CountMode(StrEnum):
+    count = "count"
+    count_and_file = "count+file"
+
+
+class ProgressCount(SQLModel, table=True):
+    """A unit's reported progress on a task: done of total (every report kept: the history)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id", index=True)
+    done: int
+    total: int
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = _instant()
