@@ -45,7 +45,7 @@ async def test_onboarding_answers_and_unregistered_users_get_nothing(world):
 
 async def test_menu_is_set_in_vietnamese_and_larger_for_staff(world):
     default = world.fake.commands()
-    assert [c["command"] for c in default] == ["tasks", "status", "log", "extend", "help"]
+    assert [c["command"] for c in default] == ["tasks", "status", "log", "extend", "tiendo", "giaitrinh", "help"]
     leader = await world.register("Lê Quang Vinh")
     await world.fake.wait_for_call("setMyCommands", lambda p: str(leader.id) in str(p.get("scope")))
     staff = world.fake.commands({"type": "chat", "chat_id": leader.id})
