@@ -511,6 +511,10 @@ def letter_import(
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         typer.echo(render_draft(draft, tz))
+        from handlers.recurring import recurrence_hint_lines
+
+        for line in recurrence_hint_lines(text):  # a periodic report: propose a recurring task
+            typer.echo(line)
         typer.echo("")
         if dry_run:
             ready = sum(1 for t in draft.tasks if not skip_reason(t))

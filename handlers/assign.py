@@ -290,6 +290,9 @@ def draft_reply(draft: LetterDraft, version: int, tz: ZoneInfo, now: datetime, n
     """The draft as the coordinator checks it, with its buttons."""
     lines = [note, ""] if note else []
     lines.append(render_draft(draft, tz))
+    from handlers.recurring import recurrence_hint_lines  # issue 11: a periodic report proposes a recurring task
+
+    lines += recurrence_hint_lines(" ".join([draft.subject or "", *(task.title for task in draft.tasks)]))
     if draft.tasks:
         lines.append("")
         problems = blockers(draft)

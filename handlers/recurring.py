@@ -141,3 +141,19 @@ def describe_new(new: NewSeries, tz: ZoneInfo) -> str:
         lines.append(f"Kỳ đầu sẽ được mở lúc {t.instant(first.opens_at, tz)} (khi kỳ số liệu bắt đầu).")
     return "\n".join(lines)
 
+
+
+def recurrence_hint_lines(text: str) -> list[str]:
+    """A letter that asks for a periodic report: propose a recurring task (nothing is created from it)."""
+    from schedules.recurrence import detect_recurrence
+
+    hint = detect_recurrence(text)
+    if hint is None:
+        return []
+    example = {"monthly": "ngày 25 hằng tháng", "quarterly": "trước ngày 01 của tháng đầu quý sau",
+               "half-yearly": "chậm nhất ngày 05 tháng đầu kỳ sau", "yearly": "ngày 15 tháng cuối năm"}
+    period = f" --period «{hint.period}»" if hint.period else ""
+    named = f" ({hint.period})" if hint.period else ""
+    return ["", f"🔁 Văn bản yêu cầu báo cáo định kỳ {hint.frequency.label}{named}: có thể giao thành nhiệm vụ định kỳ, "
+                f"mỗi kỳ một nhiệm vụ riêng, tự mở khi kỳ bắt đầu. Ví dụ: dondoc task add --title «…» --deadline "
+                f"«{example[hint.frequency.value]}» --units … --every {hint.frequency.value}{period}"]

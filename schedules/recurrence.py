@@ -242,3 +242,42 @@ def check_rule(frequency: Frequency, first: date, rule: DeadlineRule, data_offse
     if periods[0].due_at < periods[0].opens_at:
         raise RecurrenceError(f"Quy tắc hạn «{rule.text}» cho hạn trước khi kỳ số liệu bắt đầu.")
     return periods
+
+
+# --- letters that describe a recurring report -----------------------------------------------------
+
+_REPORT = r"bao cao (?:\S+ ){0,8}"
+"""A frequency counts only as a report's: «định kỳ hằng quý», «báo cáo … hằng quý» (not «kế hoạch hằng năm»)."""
+_RECURRING = (
+    (Frequency.half_yearly, re.compile(rf"\b(?:dinh ky (?:hang |moi )?(?:6|sau) thang|dinh ky nua nam|"
+                                       rf"{_REPORT}(?:hang |moi )?(?:6|sau) thang(?: (?:dau|cuoi) nam)?)\b")),
+    (Frequency.quarterly, re.compile(rf"\b(?:dinh ky (?:hang |moi )?quy|{_REPORT}(?:(?:hang|moi) quy|"
+                                     rf"quy (?:i|ii|iii|iv|[1-4])))\b")),
+    (Frequency.monthly, re.compile(rf"\b(?:dinh ky (?:hang |moi )?thang|{_REPORT}(?:hang|moi) thang)\b")),
+    (Frequency.yearly, re.compile(rf"\b(?:dinh ky (?:hang |moi )?nam|{_REPORT}(?:hang|moi) nam)\b")),
+)
+_QUARTER = re.compile(r"\bquy (i|ii|iii|iv|[1-4])\b(?: nam)? (\d{4})")
+
+
+@dataclass(frozen=True)
+class RecurrenceHint:
+    frequency: Frequency
+    period: str | None
+    """The period the letter names («Quý I/2024»), when it names one."""
+
+
+def detect_recurrence(text: str) -> RecurrenceHint | None:
+    """A letter that asks for a report every month / quarter / half-year / year (the first such phrase wins,
+    half-yearly before monthly so «6 tháng» is not read as «tháng»)."""
+    folded = _fold(text)
+    found = [(match.start(), frequency) for frequency, pattern in _RECURRING
+             if (match := pattern.search(folded)) is not None]
+    if not found:
+        return None
+    frequency = min(found, key=lambda item: item[0])[1]
+    period = None
+    if frequency is Frequency.quarterly and (match := _QUARTER.search(folded)):
+        roman = match.group(1)
+        number = int(roman) if roman.isdigit() else ROMAN.index(roman.upper()) + 1
+        period = f"Quý {ROMAN[number - 1]}/{match.group(2)}"
+    return RecurrenceHint(frequency, period)

@@ -144,3 +144,37 @@ def test_cli_recurring_task_add_series_stop_and_bad_input(env) -> None:
     assert stopped.exit_code == 0 and "đã dừng" in stopped.output
     again = call("task", "stop", "1", "--reason", "x")
     assert again.exit_code == 1 and "đã dừng từ trước" in again.output
+
+
+@pytest.mark.parametrize("text, frequency, period", [
+    ("V/v báo cáo công tác cải cách hành chính quý I năm 2024", "quarterly", "Quý I/2024"),
+    ("thực hiện chế độ báo cáo định kỳ hằng quý", "quarterly", None),
+    ("Định kỳ 6 tháng, các đơn vị báo cáo kết quả", "half-yearly", None),
+    ("báo cáo kết quả hằng tháng về Phòng Nội vụ", "monthly", None),
+    ("định kỳ hằng năm gửi báo cáo", "yearly", None),
+])
+def test_a_letter_asking_for_a_periodic_report_proposes_a_recurring_task(text, frequency, period) -> None:
+    from schedules.recurrence import detect_recurrence
+
+    hint = detect_recurrence(text)
+    assert hint is not None and (hint.frequency.value, hint.period) == (frequency, period)
+
+
+@pytest.mark.parametrize("text", ["Kế hoạch cải cách hành chính hằng năm của huyện", "ngày tháng năm 2024",
+                                  "báo cáo trước ngày 15/11/2024", "định kỳ hằng tuần tổ chức rà soát"])
+def test_no_recurring_proposal_without_a_periodic_report(text) -> None:
+    from schedules.recurrence import detect_recurrence
+
+    assert detect_recurrence(text) is None
+
+
+def test_the_seed_letters_quarterly_report_is_proposed(env) -> None:
+    from tests.conftest import SEEDS
+
+    seed = next(SEEDS.glob("001_*.txt"), None)
+    if seed is None:
+        pytest.skip(f"seed letters not found at {SEEDS}")
+    assert call("demo").exit_code == 0
+    result = call("letter", "import", str(seed), "--dry-run")
+    assert "🔁 Văn bản yêu cầu báo cáo định kỳ hằng quý (Quý I/2024)" in result.output
+    assert "--every quarterly --period «Quý I/2024»" in result.output
