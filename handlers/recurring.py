@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -157,3 +158,53 @@ def recurrence_hint_lines(text: str) -> list[str]:
     return ["", f"🔁 Văn bản yêu cầu báo cáo định kỳ {hint.frequency.label}{named}: có thể giao thành nhiệm vụ định kỳ, "
                 f"mỗi kỳ một nhiệm vụ riêng, tự mở khi kỳ bắt đầu. Ví dụ: dondoc task add --title «…» --deadline "
                 f"«{example[hint.frequency.value]}» --units … --every {hint.frequency.value}{period}"]
+
+
+# --- in chat, for coordinators ------------------------------------------------------------------
+
+CHAT_USAGE = ("Tạo nhiệm vụ định kỳ: /dinhky TÊN; CHU KỲ; QUY TẮC HẠN; ĐƠN VỊ[; KỲ ĐẦU]\n"
+              "Ví dụ: /dinhky Báo cáo CCHC; hằng quý; trước ngày 01 của tháng đầu quý sau; group:xa; Quý I/2027\n"
+              "Chu kỳ: hằng tháng, hằng quý, 6 tháng, hằng năm. Dừng: /dinhky dung SỐ lý do. Xem: /dinhky")
+MANAGERS = ("coordinator", "admin")
+
+
+async def chat_command(request) -> list:
+    """``/dinhky``: list the series; coordinators create one or stop one."""
+    from handlers.chat import Reply
+    from storage.queries import UnknownUnits, resolve_units
+    from storage.series import SeriesProblem, list_series, stop_series
+
+    session, tz, now = request.session, request.ctx.tz, request.now
+    args = request.incoming.args.strip()
+    if not args:
+        found = await list_series(session)
+        lines = [describe_series(s, tz) for s in found] or ["Chưa có nhiệm vụ định kỳ nào."]
+        if request.role.value in MANAGERS:
+            lines += ["", CHAT_USAGE]
+        return [Reply("\n".join(lines))]
+    if request.role.value not in MANAGERS:
+        return [Reply("Chỉ Phòng Nội vụ (điều phối) tạo hoặc dừng nhiệm vụ định kỳ.")]
+    stop = re.match(r"(?i)^(?:dung|dừng|stop)\s+#?(\d+)\s*(.*)$", args, re.S)
+    if stop:
+        try:
+            series = await stop_series(session, int(stop.group(1)), reason=stop.group(2), now=now,
+                                       actor=f"person:{request.person.id}")
+        except SeriesProblem as exc:
+            return [Reply(f"Không dừng được: {exc}")]
+        return [Reply("⏹ " + describe_series(series, tz))]
+    parts = [part.strip() for part in args.split(";")]
+    if len(parts) not in (4, 5) or not all(parts[:4]):
+        return [Reply("Thiếu phần nào đó; chưa ghi gì.\n" + CHAT_USAGE)]
+    title, every, rule, spec = parts[:4]
+    period = parts[4] if len(parts) == 5 and parts[4] else None
+    try:
+        units = await resolve_units(session, ",".join(re.split(r"[,\s]+", re.sub(r"\s*:\s*", ":", spec))))
+    except UnknownUnits as exc:
+        return [Reply(f"Không tạo được, chưa ghi gì: {exc}.")]
+    try:
+        new = await make_recurring(session, title=title, every=every, rule=rule, period=period, data_offset=0,
+                                   units=units, now=now, tz=tz, actor=f"person:{request.person.id}",
+                                   created_by=request.person)
+    except RecurrenceError as exc:
+        return [Reply(f"Không tạo được nhiệm vụ định kỳ, chưa ghi gì. {exc}")]
+    return [Reply("🔁 " + describe_new(new, tz))]

@@ -116,6 +116,9 @@ def register(conversation: Conversation) -> None:
     task = conversation.choices.get("task")
     if task is not None:
         conversation.register_choice(Choice(task.prefix, _with_task_progress(task.handler), task.roles, task.arity))
+    from handlers.recurring import chat_command
+
+    conversation.register(Command("dinhky", chat_command, STAFF, "nhiệm vụ định kỳ: xem, tạo, dừng"))
     conversation.register(Command("tiendo", progress.command, ALL_ROLES,
                                   "báo cáo số lượng: /tiendo 12/15 (lãnh đạo: xem tiến độ)"))
     conversation.register_choice(Choice("bundle", send_bundle, STAFF, 0))

@@ -178,3 +178,32 @@ def test_the_seed_letters_quarterly_report_is_proposed(env) -> None:
     result = call("letter", "import", str(seed), "--dry-run")
     assert "🔁 Văn bản yêu cầu báo cáo định kỳ hằng quý (Quý I/2024)" in result.output
     assert "--every quarterly --period «Quý I/2024»" in result.output
+
+
+async def test_coordinators_make_list_and_stop_a_series_in_chat(sqlite_db) -> None:
+    from schedules.clock import FixedClock
+    from tests.test_extensions import AN, HUONG, NOW, VINH, Office
+
+    await load_demo(sqlite_db, now=NOW, tz=VN)
+    office = Office(sqlite_db, FixedClock(NOW))
+    await office.bind_everyone()
+    empty = await office.say(HUONG, "/dinhky")
+    assert "Chưa có nhiệm vụ định kỳ nào" in empty[0].text and "/dinhky Báo cáo CCHC" in empty[0].text
+    assert "không được" in (await office.say(AN, "/dinhky"))[0].text.lower()
+    for bad, message in (("/dinhky Báo cáo; hằng quý", "Thiếu"),
+                         ("/dinhky Báo cáo; hằng tuần; ngày 20 tháng cuối quý; NV", "Chu kỳ «hằng tuần»"),
+                         ("/dinhky Báo cáo; hằng quý; ngày 31 tháng cuối quý; NV; Quý I/2027", "Quý II/2027"),
+                         ("/dinhky Báo cáo; hằng quý; ngày 20 tháng cuối quý; KHONGCO", "KHONGCO")):
+        reply = await office.say(HUONG, bad)
+        assert message in reply[0].text and "chưa ghi gì" in reply[0].text, reply[0].text
+    async with sqlite_db.session() as session:
+        assert (await session.exec(select(TaskSeries))).all() == []
+    assert "Chỉ Phòng Nội vụ" in (await office.say(VINH, "/dinhky X; hằng quý; ngày 20 tháng cuối quý; NV"))[0].text
+    made = await office.say(HUONG, "/dinhky Báo cáo CCHC; hằng quý; trước ngày 01 của tháng đầu quý sau; group: xa")
+    assert "Định kỳ số 1: Báo cáo CCHC (hằng quý" in made[0].text
+    assert "Đã mở nhiệm vụ #" in made[0].text and "Quý IV/2026" in made[0].text  # the current quarter, still due
+    listed = await office.say(VINH, "/dinhky")
+    assert "Định kỳ số 1" in listed[0].text and "đang chạy" in listed[0].text
+    stopped = await office.say(HUONG, "/dinhky dung 1 Tỉnh đổi mẫu")
+    assert "đã dừng" in stopped[0].text and "Tỉnh đổi mẫu" in stopped[0].text
+    assert "đã dừng từ trước" in (await office.say(HUONG, "/dinhky dung 1 lại"))[0].text
