@@ -176,7 +176,12 @@ def status() -> None:
             entries = await board(session, now)
         if not entries:
             return "Chưa có nhiệm vụ nào."
-        return render_status(entries, now, app.settings.tz, app.calendar)
+        from handlers.progress import progress, render
+
+        async with app.db.session() as session:
+            counts = render(await progress(session), app.settings.tz)  # issue 11: progress counts
+        text = render_status(entries, now, app.settings.tz, app.calendar)
+        return f"{text}\n\n{counts}" if counts else text
 
     typer.echo(with_app(work))
 

@@ -160,6 +160,8 @@ class DeadlineRule:
     month_index: int | None
     """0-based month of the period (None: the last); ignored for monthly series."""
     next_period: bool
+    every_month: bool = False
+    """Written «hằng tháng»: only a monthly series can use it."""
 
     def due_day(self, frequency: Frequency, data_start: date) -> date | None:
         """The due day for the data period starting ``data_start``; None when the month has no such day."""
@@ -202,7 +204,7 @@ def parse_rule(text: str) -> DeadlineRule:
     if not 1 <= day <= 31:
         raise RecurrenceError(f"Quy tắc hạn «{text}»: ngày {day} không có trong tháng nào.")
     return DeadlineRule(text=text.strip(), day=day, before=match.group("kind") == "truoc",
-                        month_index=index, next_period=next_period)
+                        month_index=index, next_period=next_period, every_month=bool(re.search(r"\bhang thang\b", folded)))
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,9 @@ def make_period(frequency: Frequency, start: date, rule: DeadlineRule, data_offs
 
 def check_rule(frequency: Frequency, first: date, rule: DeadlineRule, data_offset: int, tz: ZoneInfo) -> list[Period]:
     """The first periods of a new series; RecurrenceError when the rule fails in any of them."""
+    if rule.every_month and frequency is not Frequency.monthly:
+        raise RecurrenceError(f"Quy tắc hạn «{rule.text}» là hằng tháng, không dùng được cho chu kỳ {frequency.label}; "
+                              "viết ví dụ «ngày 20 tháng cuối quý».")
     if not -12 <= data_offset <= 12:
         raise RecurrenceError("Kỳ số liệu chỉ lệch tối đa 12 tháng so với kỳ báo cáo.")
     periods = [make_period(frequency, start, rule, data_offset, tz)

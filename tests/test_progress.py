@@ -126,3 +126,18 @@ async def test_board_digest_and_export_show_units_total_and_history(office) -> N
     history = rows[rows.index(("Lịch sử báo cáo",) + (None,) * (len(rows[0]) - 1)) + 2:]
     assert [(r[1], r[2], r[3]) for r in history] == [("Thị trấn Bến Quan", 3, 10), ("Thị trấn Hồ Xá", 9, 15),
                                                       ("Thị trấn Hồ Xá", 12, 15)]
+
+
+def test_cli_count_task_and_status(env) -> None:
+    from tests.conftest import call
+
+    assert call("demo").exit_code == 0
+    both = call("task", "add", "--title", "X", "--deadline", "chậm nhất ngày 15/12/2026", "--units", "NV", "--count",
+                "--count-with-file")
+    assert both.exit_code == 1 and "Chọn một" in both.output
+    made = call("task", "add", "--title", "Kết quả KH CCHC", "--deadline", "chậm nhất ngày 15/12/2026",
+                "--units", "HOXA,BENQUAN", "--count", "--count-total", "93")
+    assert made.exit_code == 0 and "/tiendo" in made.output
+    status = call("status")
+    assert "🔢 Tiến độ (đã hoàn thành / được giao):" in status.output
+    assert "• Thị trấn Hồ Xá: chưa báo cáo" in status.output

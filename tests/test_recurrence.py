@@ -76,6 +76,8 @@ def test_periods_as_people_name_them(text, frequency, expected) -> None:
     (lambda: parse_period("Quý V/2027", Frequency.quarterly), "Quý I/2027"),
     (lambda: parse_period("2027", Frequency.monthly), "Tháng 3/2027"),
     (lambda: parse_frequency("weekly"), "quarterly"),
+    (lambda: check_rule(Frequency.quarterly, date(2027, 1, 1), parse_rule("ngày 25 hằng tháng"), 0, VN),
+     "không dùng được cho chu kỳ hằng quý"),
 ])
 def test_bad_rules_periods_and_frequencies_are_refused_in_vietnamese(call_, message) -> None:
     with pytest.raises(RecurrenceError, match=message):
