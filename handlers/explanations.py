@@ -39,7 +39,8 @@ VIEWERS = frozenset({Role.leader, Role.coordinator, Role.admin})
 STATE_DUE = "explanation_due"
 STATE_REFUSE = "explanation_refuse"
 CANCEL = [[Button("Huỷ", "cancel")]]
-LIST_LIMIT = 15
+LIST_LIMIT = 5
+"""Cards per /giaitrinh (each its own message with buttons); the rest are counted, not sent as a burst."""
 ASK_FROM = time(7, 30)
 ASK_UNTIL = time(20, 0)
 _TASK_REF = re.compile(r"(?<!\S)#(\d+)(?!\S)")
@@ -110,7 +111,7 @@ async def explain(request: Request) -> list[Reply]:
         return [Reply("Đơn vị không có nhiệm vụ nào quá hạn, không cần giải trình. 👍")]
     if len(chosen) > 1:
         listed = "\n".join(f"• {ref(task)} — hạn hết ngày {_day(effective_due_at(a, task.due_at), tz)}"
-                           for a, task in chosen[:LIST_LIMIT])
+                           for a, task in chosen[:15])
         return [Reply(f"Đơn vị có {len(chosen)} nhiệm vụ quá hạn; ghi rõ số nhiệm vụ.\n{listed}\n{USAGE}")]
     assignment, task = chosen[0]
     if len(" ".join(text.split())) < xp.MIN_TEXT:

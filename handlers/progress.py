@@ -29,6 +29,11 @@ _WHOLE = re.compile(r"^(?:(?:don vi\s+)?da\s+)?(?:hoan thanh\s+)?(?:duoc\s+)?\d{
 _DONE_ONLY = re.compile(r"^(?:da\s+)?(?:hoan thanh\s+)?(\d{1,6})(?:\s+nhiem vu)?$")
 USAGE = "Gõ số đã hoàn thành trên tổng số được giao, ví dụ «/tiendo 12/15» hoặc «/tiendo đã hoàn thành 12 trên 15»."
 HISTORY = 3
+UNIT_CAP = 12
+"""Units listed per task on the board (the rest are counted, never sent as a burst)."""
+TASK_CAP = 5
+FULL_CAP = 80
+"""Units listed by ``/tiendo #N`` (about 4,000 characters)."""
 
 
 class NotACount(ValueError):
@@ -115,6 +120,12 @@ async def report(request: Request, text: str, *, strict: bool = True) -> list[Re
 
 async def command(request: Request) -> list[Reply]:
     if request.unit is None or request.role.value not in ("officer", "head"):
+        match = _TASK_REF.search(request.incoming.args)
+        if match:  # one task, every unit (up to FULL_CAP lines)
+            entries = await progress(request.session, task_id=int(match.group(1)))
+            if not entries:
+                return [Reply(f"Nhiệm vụ #{match.group(1)} không yêu cầu báo cáo số lượng (hoặc không có).")]
+            return [Reply("\n".join(["🔢 Tiến độ:", *render_task(entries[0], request.ctx.tz, cap=FULL_CAP)]))]
         return [Reply(render(await progress(request.session), request.ctx.tz) or "Chưa có nhiệm vụ nào yêu cầu "
                       "báo cáo số lượng.")]
     if not request.incoming.args.strip():
@@ -130,10 +141,21 @@ def _history(unit_progress, tz: ZoneInfo) -> str:
                                     for r in reversed(earlier)) + ")"
 
 
-def render_task(entry: TaskProgress, tz: ZoneInfo) -> list[str]:
+def render_task(entry: TaskProgress, tz: ZoneInfo, cap: int | None = None) -> list[str]:
+    """The task's total, then each unit (at most ``cap``, the rest counted; see /tiendo #N or /export)."""
+    cap = UNIT_CAP if cap is None else cap
     lines = [f"#{entry.task.id} {entry.task.title}: tổng {entry.done}/{entry.total} ({_pct(entry.done, entry.total)}),"
              f" {entry.reported}/{len(entry.units)} đơn vị đã báo cáo"]
-    for u in entry.units:
+    if len(entry.units) > cap:
+        rest = len(entry.units) - cap
+        return lines + _unit_lines(entry.units[:cap], tz) + [
+            f"   … và {rest} đơn vị khác: /tiendo #{entry.task.id} hoặc /export (trang «Tiến độ»)"]
+    return lines + _unit_lines(entry.units, tz)
+
+
+def _unit_lines(units, tz: ZoneInfo) -> list[str]:
+    lines = []
+    for u in units:
         if u.latest:
             lines.append(f"   • {u.unit.name}: {u.latest.done}/{u.latest.total} ({_pct(u.latest.done, u.latest.total)})"
                          + _history(u, tz))
@@ -146,8 +168,10 @@ def render(entries: list[TaskProgress], tz: ZoneInfo) -> str:
     if not entries:
         return ""
     lines = ["🔢 Tiến độ (đã hoàn thành / được giao):"]
-    for entry in entries:
+    for entry in entries[:TASK_CAP]:
         lines += render_task(entry, tz)
+    if len(entries) > TASK_CAP:
+        lines.append(f"… và {len(entries) - TASK_CAP} nhiệm vụ khác: /tiendo #SỐ hoặc /export (trang «Tiến độ»)")
     return "\n".join(lines)
 
 

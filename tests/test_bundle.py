@@ -170,3 +170,31 @@ def test_cli_export_bundle_filters_and_bad_input(env) -> None:
         bad = call("export", "bundle", *args, "--out", str(env / "x.zip"))
         assert bad.exit_code == 1 and message in bad.output, bad.output
     assert not (env / "x.zip").exists()
+
+
+def test_the_bundle_streams_memory_stays_near_one_chunk(tmp_path) -> None:
+    """30 MB of evidence bundled with Python allocations peaking near one 1 MB chunk, not the total."""
+    import os
+    import tracemalloc
+    from datetime import timedelta
+
+    from handlers.bundle import CHUNK, BundleRow
+
+    store = EvidenceStore(tmp_path / "evidence")
+    rows = []
+    for index in range(15):
+        stored = store.put(os.urandom(2 * 1024 * 1024))
+        rows.append(BundleRow(task_id=1, task_title="Báo cáo", unit_code=f"U{index}", unit_name=f"Đơn vị {index}",
+                              file_name="a.pdf", sha256=stored.sha256, size=stored.size, pages=1, signers=(),
+                              signed=False, intact=False, trusted=False, received_at=NOW,
+                              due_at=NOW + timedelta(days=1), storage_key=stored.key))
+    tracemalloc.start()
+    try:
+        result = write_bundle(rows, store, tmp_path / "big.zip", tz=VN, now=NOW)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.files == 15 and not result.damaged
+    assert (tmp_path / "big.zip").stat().st_size > 30 * 1024 * 1024
+    print(f"bundle: 30 MB in 15 files, Python peak {peak / 1e6:.2f} MB")
+    assert peak < 4 * CHUNK, f"peak {peak / 1e6:.1f} MB while bundling 30 MB"

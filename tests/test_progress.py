@@ -107,6 +107,15 @@ async def test_board_digest_and_export_show_units_total_and_history(office) -> N
     assert "• Thị trấn Bến Quan: 3/10 (30%)" in board
     per_task = await office.press(VINH, f"task:{office.task_id}")
     assert "tổng 15/25" in per_task[-1].text
+    one = await office.say(VINH, f"/tiendo #{office.task_id}")
+    assert "• Thị trấn Bến Quan: 3/10 (30%)" in one[0].text
+    from handlers.progress import progress, render_task
+
+    async with office.db.session() as session:
+        (entry,) = await progress(session, task_id=office.task_id)
+    capped = render_task(entry, VN, cap=1)
+    assert capped[-1] == f"   … và 1 đơn vị khác: /tiendo #{office.task_id} hoặc /export (trang «Tiến độ»)"
+    assert len(capped) == 3
     officer = await office.say(AN, "/status")
     assert all("🔢" not in r.text for r in officer)
 
