@@ -145,3 +145,39 @@ def test_cli_off_work_show_and_bad_input(env, monkeypatch) -> None:
     assert any(line.startswith("  thứ Sáu 02/01/2026") and "[điều chỉnh mặc định]" in line for line in lines)
     assert any(line.startswith("  thứ Năm 31/12/2026") and "[tệp CALENDAR_FILE]" in line for line in lines)
     assert any(line.startswith("  thứ Năm 01/01/2026 — Tết Dương lịch [gói holidays]") for line in lines)
+
+
+async def test_an_office_day_off_in_the_database_moves_the_running_apps_reminders(tmp_path) -> None:
+    """The app's one calendar (ladder, texts, digest) picks up a day off stored in the database."""
+    from collections import Counter
+
+    from bot import jobs
+    from bot.app import build_app
+    from bot.demo import load_demo
+    from bot.settings import load_settings
+    from schedules.clock import FixedClock
+    from storage.migrate import upgrade
+
+    loaded = vn(2026, 11, 23, 9)
+    app = build_app(load_settings(data_dir=tmp_path / "data"), clock=FixedClock(loaded))
+    try:
+        await upgrade(app.db)
+        await load_demo(app.db, now=loaded, tz=VN)
+        await app.refresh_calendar()
+        monday = vn(2026, 11, 30, 7, 45)
+
+        async def rungs() -> Counter:
+            return Counter(p.rung for p in await jobs.tick(app, monday, dry_run=True))
+
+        before = await rungs()
+        assert before["soon"] == 0 and before["tomorrow"] > 0
+        async with app.db.session() as session:
+            await set_override(session, date(2026, 12, 1), "off", "Nghỉ theo QĐ của tỉnh", actor="test", now=loaded)
+        assert await app.refresh_calendar() is True
+        assert app.ctx.calendar is app.calendar and not app.ctx.calendar.is_working_day(date(2026, 12, 1))
+        after = await rungs()
+        # Tuesday 01/12 is off: every rung counted across it moves a working day earlier, onto Monday
+        # ("soon" of the tasks due Friday 04/12, "today"/"tomorrow" of the ones due just after the day off).
+        assert after["soon"] > 0 and after["tomorrow"] == 0 and after["today"] > 0
+    finally:
+        await app.close()
