@@ -40,11 +40,11 @@ async def deliver(office: Office, store: EvidenceStore, code: str, task_index: i
 
 
 @pytest.fixture
-async def office(sqlite_db, tmp_path):
+async def office(db, tmp_path):
     from schedules.clock import FixedClock
 
-    await load_demo(sqlite_db, now=NOW, tz=VN)
-    office = Office(sqlite_db, FixedClock(NOW))
+    await load_demo(db, now=NOW, tz=VN)
+    office = Office(db, FixedClock(NOW))
     await office.bind_everyone()
     office.store = EvidenceStore(tmp_path / "evidence")
     office.conversation.ctx.store = office.store

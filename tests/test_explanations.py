@@ -40,9 +40,9 @@ class FakeInspector:
 
 
 @pytest.fixture
-async def office(sqlite_db, tmp_path):
-    await load_demo(sqlite_db, now=NOW, tz=VN)
-    office = Office(sqlite_db, FixedClock(NOW))
+async def office(db, tmp_path):
+    await load_demo(db, now=NOW, tz=VN)
+    office = Office(db, FixedClock(NOW))
     await office.bind_everyone()
     office.conversation.ctx.store = EvidenceStore(tmp_path / "evidence")
     office.conversation.ctx.inspector = FakeInspector()

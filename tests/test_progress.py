@@ -38,11 +38,11 @@ def test_not_a_count(text) -> None:
 
 
 @pytest.fixture
-async def office(sqlite_db):
-    await load_demo(sqlite_db, now=NOW, tz=VN)
-    office = Office(sqlite_db, FixedClock(NOW))
+async def office(db):
+    await load_demo(db, now=NOW, tz=VN)
+    office = Office(db, FixedClock(NOW))
     await office.bind_everyone()
-    async with sqlite_db.session() as session:
+    async with db.session() as session:
         units = await resolve_units(session, "HOXA,BENQUAN")
         task, _ = await create_task(session, title="Kết quả thực hiện KH CCHC năm 2026", due_at=vn(2026, 12, 15, 23, 59, 59),
                                     deadline_phrase="chậm nhất ngày 15/12/2026", units=units, now=NOW)
