@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts as t
-from handlers.chat import Button, OutFile, Reply
+from handlers.chat import Button, FileTooLarge, OutFile, Reply
 from handlers.notify import notify_roles
 from schedules.calendar import WorkCalendar
 from schedules.deadlines import DeadlineError, parse_deadline
@@ -155,9 +155,16 @@ async def maybe_file(request: Request) -> list[Reply] | None:
     elif len(rows) > 1:
         return [Reply("Đơn vị có nhiều giải trình đang chờ; ghi rõ chú thích «giải trình #SỐ»; chưa ghi gì.")]
     explanation, task = rows[-1]
+    if explanation.storage_key:
+        return [Reply(f"Giải trình số {explanation.id} đã có tệp kèm ({explanation.file_name}); chưa ghi thêm. "
+                      "Cần thay thì gửi giải trình mới sau khi lãnh đạo quyết định.")]
+    too_large = Reply(f"Tệp {file.file_name} quá lớn để bot tải về; chưa ghi gì.")
     if file.size is not None and file.size > ctx.max_file_bytes:
-        return [Reply(f"Tệp {file.file_name} quá lớn; chưa ghi gì.")]
-    data = await file.fetch()
+        return [too_large]
+    try:
+        data = await file.fetch()
+    except FileTooLarge:
+        return [too_large]
     report = await ctx.inspector.inspect(data)
     if not report.ok:
         return [Reply(f"Tệp {file.file_name} không dùng được ({report.error}); chỉ nhận tệp PDF. Chưa ghi gì.")]

@@ -33,7 +33,7 @@ MIN_TEXT = 3
 
 class ExplanationRefused(ValueError):
     """Nothing recorded. ``reason``: ``empty``, ``closed``, ``not_overdue``, ``pending`` (``existing`` set),
-    ``no_note`` (a refusal without a note), or one of ``storage.extensions.ExtensionRefused``'s reasons."""
+    ``no_note`` (a refusal without a note), ``has_file`` (one PDF per explanation), or one of ``storage.extensions.ExtensionRefused``'s reasons."""
 
     def __init__(self, reason: str, *, existing: Explanation | None = None) -> None:
         self.reason = reason
@@ -87,6 +87,8 @@ async def attach_file(session: AsyncSession, explanation_id: int, *, file_name: 
     explanation = await session.get(Explanation, explanation_id)
     if explanation is None or explanation.status != X.pending.value:
         raise ExplanationDecided(explanation)
+    if explanation.storage_key:
+        raise ExplanationRefused("has_file")
     explanation.file_name, explanation.sha256 = file_name[:255], sha256
     explanation.pages, explanation.storage_key = pages, storage_key
     assignment = await session.get(Assignment, explanation.assignment_id)

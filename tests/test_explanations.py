@@ -207,5 +207,8 @@ async def test_a_pdf_captioned_giai_trinh_is_attached(office) -> None:
     async with office.db.session() as session:
         explanation = (await session.exec(select(Explanation))).one()
         assert explanation.file_name == "giai-trinh.pdf" and explanation.pages == 3
+    second = await office.conversation.handle(Incoming(sender=sender, text="giải trình", file=IncomingFile(
+        "khac.pdf", len(data), "application/pdf", fetch)))
+    assert "đã có tệp kèm" in second[0].text
     sent = await office.press(VINH, f"explfile:{explanation.id}")
     assert sent[0].document.data == data and sent[0].document.mime_type == "application/pdf"
