@@ -5,7 +5,6 @@ the export's «Tiến độ» sheet."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 

@@ -13,7 +13,7 @@ from bot.demo import load_demo
 from handlers.progress import NotACount, parse_count
 from schedules.calendar import WorkCalendar
 from schedules.clock import FixedClock
-from storage.models import Assignment, ProgressCount, StatusEvent, Task
+from storage.models import Assignment, ProgressCount, StatusEvent
 from storage.queries import create_task, resolve_units
 from tests.conftest import VN, vn
 from tests.test_extensions import AN, NOW, VINH, Office
