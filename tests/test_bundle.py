@@ -198,3 +198,28 @@ def test_the_bundle_streams_memory_stays_near_one_chunk(tmp_path) -> None:
     assert (tmp_path / "big.zip").stat().st_size > 30 * 1024 * 1024
     print(f"bundle: 30 MB in 15 files, Python peak {peak / 1e6:.2f} MB")
     assert peak < 4 * CHUNK, f"peak {peak / 1e6:.1f} MB while bundling 30 MB"
+
+
+async def test_export_sends_the_bundle_over_telegram(world) -> None:
+    """The real bot: /export offers the bundle; pressing it uploads the zip as a document."""
+    from storage.models import Assignment
+
+    coordinator = await world.register("Nguyễn Thị Hương")
+    data = make_pdf(2, "Van phong")
+    stored = world.app.store.put(data)
+    assignment = await world.assignment("VP", 0)
+    async with world.app.db.session() as session:
+        row = await session.get(Assignment, assignment.id)
+        await record_evidence(session, row, EvidenceFile(
+            file_name="bao-cao.pdf", size=stored.size, sha256=stored.sha256, pages=2, storage_key=stored.key,
+            channel="telegram", signed=True, signatures_intact=True, signatures=SIG), person_id=None,
+            now=world.clock.now())
+        await transition(session, row, S.accepted, now=world.clock.now(), actor_person_id=None)
+    coordinator.send_command("/export")
+    offer = await coordinator.next_message(lambda m: "bundle" in (m.callback_data or []))
+    coordinator.press(offer, "bundle")
+    sent = await coordinator.next_message(lambda m: m.document is not None and (m.filename or "").endswith(".zip"))
+    with zipfile.ZipFile(io.BytesIO(sent.document)) as archive:
+        (row,) = manifest_rows(archive)
+        assert archive.read(row["Tệp trong gói"]) == data and row["Mã đơn vị"] == "VP"
+    assert "1 tệp của 1 đơn vị" in sent.caption and sent.mime_type == "application/zip"
