@@ -578,9 +578,13 @@ def calendar_work(
 
 
 @calendar_cli.command("show")
-def calendar_show(year: Annotated[int, typer.Argument(help="năm, ví dụ 2026", min=1900, max=2200)]) -> None:
+def calendar_show(year: Annotated[str, typer.Argument(help="năm, ví dụ 2026")]) -> None:
     """In các ngày nghỉ và ngày làm bù của một năm, kèm nguồn."""
     from handlers.calendar_view import render_year
+
+    if not year.strip().isdigit() or not 1900 <= int(year) <= 2100:
+        fail(f"Năm «{year}» không hợp lệ; viết một năm từ 1900 đến 2100, ví dụ 2026.")
+    year = int(year)
 
     async def work(app: App) -> str:
         return render_year(year, app.office_calendar.year(year))

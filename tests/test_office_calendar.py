@@ -131,6 +131,9 @@ def test_cli_off_work_show_and_bad_input(env, monkeypatch) -> None:
     monkeypatch.setenv("CALENDAR_FILE", str(env / "cal.json"))
     bad = call("calendar", "off", "30/02/2026", "--reason", "x")
     assert bad.exit_code == 1 and "không tồn tại" in bad.output and "Không ghi gì" in bad.output
+    for year in ("2301", "năm nay"):
+        bad_year = call("calendar", "show", year)
+        assert bad_year.exit_code == 1 and f"Năm «{year}» không hợp lệ" in bad_year.output
     no_reason = call("calendar", "off", "02/03/2026", "--reason", "  ")
     assert no_reason.exit_code == 1 and "lý do" in no_reason.output
     ok = call("calendar", "off", "02/03/2026", "--reason", "Nghỉ bầu cử")
