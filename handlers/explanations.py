@@ -25,7 +25,8 @@ from handlers.notify import notify_roles
 from schedules.calendar import WorkCalendar
 from schedules.deadlines import DeadlineError, parse_deadline
 from storage import explanations as xp
-from storage.models import Explanation, OutboxMessage, Person, Role, Task, Unit
+from storage.models import Explanation, OutboxMessage, Person, Role, Task, TickState, Unit
+from storage.db import upsert_insert
 from storage.queries import clear_state, set_state
 from storage.roster import fold
 from storage.status import effective_due_at
@@ -43,6 +44,8 @@ LIST_LIMIT = 5
 """Cards per /giaitrinh (each its own message with buttons); the rest are counted, not sent as a burst."""
 ASK_FROM = time(7, 30)
 ASK_UNTIL = time(20, 0)
+ASK_STATE = "explanation_asks"
+"""``TickState`` row: when overdue units were last asked for an explanation."""
 _TASK_REF = re.compile(r"(?<!\S)#(\d+)(?!\S)")
 
 USAGE = "Cách gửi giải trình: /giaitrinh #SỐ nội dung giải trình (ví dụ: /giaitrinh #12 Chờ số liệu của Sở Tài chính)."
@@ -328,6 +331,13 @@ async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInf
     local = now.astimezone(tz)
     if not calendar.is_working_day(local.date()) or not ASK_FROM <= local.time() < ASK_UNTIL:
         return 0
+    # Who is eligible changes only from one day to the next (overdue since the day before), so the scan of
+    # open overdue assignments runs once a working day, not on every tick.
+    last = await session.get(TickState, ASK_STATE)
+    if last is not None and last.at.astimezone(tz).date() == local.date():
+        return 0
+    statement = upsert_insert(session, TickState).values(name=ASK_STATE, at=now)
+    await session.exec(statement.on_conflict_do_update(index_elements=["name"], set_={"at": statement.excluded.at}))
     rows = [row for row in await xp.overdue_without_explanation(session, now)
             if row[3].astimezone(tz).date() < local.date()]  # from the day after the due day
     if not rows:

@@ -178,6 +178,8 @@ async def test_overdue_units_are_asked_once_and_the_digest_lists_them(office) ->
         second = await ask_overdue_units(session, now=LATE, tz=VN, calendar=WorkCalendar())
         saturday = await ask_overdue_units(session, now=vn(2026, 12, 5, 9), tz=VN, calendar=WorkCalendar())
     assert first > 0 and second == 0 and saturday == 0
+    async with office.db.session() as session:  # the next working day: the scan runs again, no one twice
+        await ask_overdue_units(session, now=vn(2026, 12, 8, 9), tz=VN, calendar=WorkCalendar())
     asked = [p["text"] for p in await outbox_to(office, AN)]
     assert len(asked) == 1 and "/giaitrinh #" in asked[0]
     await office.say(AN, "/giaitrinh Chờ số liệu")
