@@ -432,9 +432,9 @@ async def build_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
         unreachable=await unreachable_people(session),
     )
     digest.text = render_digest(digest, tz, calendar)
-    from handlers.workflows import digest_sections  # issue 11: explanations, progress counts
+    from handlers.workflows import with_digest_sections  # issue 11: explanations, progress counts
 
-    digest.text += await digest_sections(session, now=now, tz=tz)
+    digest.text = await with_digest_sections(session, digest.text, now=now, tz=tz)
     log = await load_log(session)
     digest.chart_png = await asyncio.to_thread(board_chart, entries, now=now, tz=tz)
     digest.workbook = await asyncio.to_thread(board_workbook, entries, log, now=now, tz=tz)

@@ -137,8 +137,15 @@ async def maybe_text(request: Request) -> list[Reply] | None:
     return await progress.report(request, request.incoming.text, strict=False)
 
 
-async def digest_sections(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> str:
-    """The workflow parts of the morning digest (explanations, progress counts), as text to append."""
+DIGEST_FOOTER = "\n\n📎"
+
+
+async def with_digest_sections(session: AsyncSession, text: str, *, now: datetime, tz: ZoneInfo) -> str:
+    """The digest's text with the workflow sections (explanations, progress counts) before its footer."""
     lines = await explanations.digest_lines(session, now=now, tz=tz)
     lines += await progress.digest_lines(session, tz=tz)
-    return "\n".join(lines)
+    if not lines:
+        return text
+    extra = "\n".join(lines)
+    head, footer, tail = text.rpartition(DIGEST_FOOTER)
+    return f"{head}{extra}{footer}{tail}" if footer else text + extra

@@ -192,6 +192,7 @@ async def test_overdue_units_are_asked_once_and_the_digest_lists_them(office) ->
     async with office.db.session() as session:
         digest = await build_digest(session, now=LATE, tz=VN, calendar=WorkCalendar(), since=None)
     assert "📝 GIẢI TRÌNH: 1 chờ quyết định" in digest.text
+    assert digest.text.index("📝 GIẢI TRÌNH") < digest.text.index("📎 Kèm biểu đồ")  # before the footer
 
 
 async def test_a_pdf_captioned_giai_trinh_is_attached(office) -> None:
