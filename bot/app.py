@@ -17,7 +17,9 @@ from schedules.clock import Clock, SystemClock
 from schedules.office_calendar import OfficeCalendar, load_calendar_file
 from storage.db import Database
 from storage.filestore import EvidenceStore
+from storage.letterfile import LetterReader
 from storage.pdfcheck import PdfInspector, load_trust_roots
+from storage.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ class App:
     conversation: Conversation
     inspector: PdfInspector
     store: EvidenceStore
+    sandbox: Sandbox
     transports: dict[str, Transport] = field(default_factory=dict)
     wake_sender: Callable[[], None] | None = None
     scheduler: object | None = None
@@ -51,7 +54,7 @@ class App:
 
     async def close(self) -> None:
         await stop_web(self)
-        await self.inspector.aclose()
+        await self.sandbox.aclose()
         await self.db.dispose()
 
 
@@ -63,12 +66,17 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
     office_calendar = OfficeCalendar(
         calendar, load_calendar_file(settings.calendar_file) if settings.calendar_file else ())
     office_calendar.apply()  # the default corrections and the file; the database's part at start
-    inspector = PdfInspector(trust_roots=load_trust_roots(settings.trust_roots_dir))
+    # One sandbox for every untrusted file (evidence and letters): 3 warm workers, one file of each
+    # sender at a time, letters on at most 2 of them, so an evidence PDF always finds a slot soon.
+    sandbox = Sandbox(3, per_owner=1, kind_caps={"letter": 2})
+    inspector = PdfInspector(trust_roots=load_trust_roots(settings.trust_roots_dir), sandbox=sandbox)
     store = EvidenceStore(settings.data_dir / "evidence")
     ctx = HandlerContext(db=db, clock=clock, tz=settings.tz, calendar=calendar, bot_username=settings.bot_username,
-                         inspector=inspector, store=store, links=web_links(settings, settings.data_dir))
+                         inspector=inspector, store=store, links=web_links(settings, settings.data_dir),
+                         letters=LetterReader(sandbox))
     return App(settings=settings, db=db, clock=clock, calendar=calendar, ctx=ctx, conversation=Conversation(ctx),
-               inspector=inspector, store=store, office_calendar=office_calendar)
+               inspector=inspector, store=store, office_calendar=office_calendar,
+               sandbox=sandbox)
 
 
 async def start_web(app: App, web_app=None):
@@ -106,6 +114,7 @@ async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler
     app.wake_sender = sender.wake.set
     for started in served:
         started.channel.on_outbox = sender.wake.set
+    app.sandbox.warm()  # start the file-check workers now, not on the first file
     sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
     await start_web(app)
     scheduler = app.scheduler = scheduler_for(app) if with_scheduler else None

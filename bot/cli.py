@@ -477,18 +477,18 @@ def letter_import(
     """Đọc công văn, đề xuất nhiệm vụ (hạn, đơn vị, chủ trì) rồi tạo các nhiệm vụ đủ hạn và đơn vị."""
     import json
 
-    from handlers.letters import (LetterDraft, LetterError, SavedLetter, check_size, extract_letter, letter_text,
+    from handlers.letters import (LetterDraft, LetterError, SavedLetter, check_size, extract_letter, read_letter,
                                   render_draft, roster_refs, save_draft, skip_reason)
     from handlers.texts import due
 
     nothing = "Không nhập được công văn, chưa ghi gì vào cơ sở dữ liệu."
     try:
         check_size(file.stat().st_size)
-        text = letter_text(file.read_bytes(), file.name)
     except LetterError as exc:
         fail(f"{nothing} {exc}")
 
     async def work(app: App) -> tuple[LetterDraft, SavedLetter | None]:
+        text = await read_letter(app.ctx.letters, file.read_bytes(), file.name, owner="cli")  # in the sandbox
         now = app.clock.now()
         tz = app.settings.tz
         async with app.db.session() as session:

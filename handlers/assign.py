@@ -51,7 +51,7 @@ from handlers.letters import (
     LetterError,
     check_size,
     extract_letter,
-    letter_text,
+    read_letter,
     paste_text,
     render_draft,
     roster_refs,
@@ -410,7 +410,7 @@ async def maybe_letter_file(request: Request) -> list[Reply] | None:
             data = await file.fetch()
         except FileTooLarge:
             return [Reply(FILE_TOO_BIG_TO_FETCH.format(name=file.file_name), buttons=_cancel_row())]
-        text = await asyncio.to_thread(letter_text, data, file.file_name)
+        text = await read_letter(request.ctx.letters, data, file.file_name, owner=f"person:{request.person.id}")
     except LetterError as error:
         return [Reply(f"{error}\n{SEND_AGAIN}", buttons=_cancel_row())]
     return await _take(request, text, origin="file", name=file.file_name)

@@ -48,6 +48,8 @@ class HandlerContext:
     """``storage.pdfcheck.PdfInspector``: checks untrusted PDFs in a worker process."""
     store: Any = None
     """``storage.filestore.EvidenceStore``: content-addressed evidence files."""
+    letters: Any = None
+    """``storage.letterfile.LetterReader``: reads letter files in the sandbox."""
     fetch_file: FileFetcher | None = None
     """Fetch a file again by (channel, platform file reference)."""
     max_file_bytes: int = TELEGRAM_DOWNLOAD_LIMIT

@@ -487,7 +487,7 @@ def board_chart(entries: list[TaskBoard], *, now: datetime, tz: ZoneInfo) -> byt
     axes.text(1.01, -0.55, "đã nộp", ha="left", va="bottom", fontsize=8, color="#666666", family=FONT,
               transform=axes.get_yaxis_transform())
     axes.set_yticks(positions, [f"{i}. {shorten(e.task.title)}" for i, e in enumerate(shown, start=1)],
-                    fontsize=9, family=FONT)
+                    fontsize=9, family=FONT, parse_math=False)  # a "$" in a title is text, not TeX
     axes.set_ylim(len(shown) - 0.5, -0.5)  # task 1 at the top
     axes.set_xlim(0, 1)
     axes.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0%", "25%", "50%", "75%", "100%"], fontsize=8, family=FONT)

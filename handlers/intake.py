@@ -24,6 +24,7 @@ from storage.evidence import EvidenceFile, Outcome, find_duplicate, record_evide
 from storage.links import UPLOAD_TTL, claim_upload
 from storage.models import Assignment, AssignmentStatus, Evidence, Person, Role, Task, Unit
 from storage.outbox import enqueue, message_for_reply, recipients
+from storage.filestore import clean_file_name, clean_pdf_name
 from storage.queries import clear_state, get_state, set_state
 from storage.roster import fold
 from storage.status import TAKES_FILES
@@ -222,9 +223,9 @@ async def receive(request: Request, assignment: Assignment, task: Task, file: In
         return [Reply(m.file_too_large(file.file_name, file.size, limit))], None
     if len(data) > limit:
         return [Reply(m.file_too_large(file.file_name, len(data), limit))], None
-    report = await ctx.inspector.inspect(data)
+    report = await ctx.inspector.inspect(data, owner=f"person:{request.person.id}")
     if not report.ok:
-        return [Reply(m.pdf_problem(file.file_name, report.error))], None
+        return [Reply(m.pdf_problem(clean_file_name(file.file_name), report.error))], None
     digest = hashlib.sha256(data).hexdigest()
     if await find_duplicate(session, assignment.id, digest) is not None:
         await clear_state(session, request.person.id, now=now)
@@ -235,7 +236,7 @@ async def receive(request: Request, assignment: Assignment, task: Task, file: In
         return [Reply(m.signature_broken(task, file.file_name, report))], None
     stored = await asyncio.to_thread(ctx.store.put, data)
     evidence_file = EvidenceFile(
-        file_name=file.file_name, size=len(data), sha256=digest, pages=report.pages, storage_key=stored.key,
+        file_name=clean_pdf_name(file.file_name), size=len(data), sha256=digest, pages=report.pages, storage_key=stored.key,
         channel=request.incoming.sender.channel, signed=report.signed, signatures_intact=report.all_intact,
         signatures=[m.signature_json(s) for s in report.signatures])
     outcome, evidence = await record_evidence(session, assignment, evidence_file, person_id=request.person.id, now=now)

@@ -100,7 +100,28 @@ PDF_PROBLEMS = {
     "too_large": "quá lớn để kiểm tra. Hãy giảm dung lượng hoặc tách tệp rồi gửi lại.",
     "timeout": "quá phức tạp để kiểm tra tự động. Hãy xuất lại tệp PDF (in ra PDF) và gửi lại.",
     "memory": "quá phức tạp để kiểm tra tự động. Hãy xuất lại tệp PDF (in ra PDF) và gửi lại.",
+    "polyglot": ("không chỉ là một tệp PDF: trong tệp còn có nội dung dạng khác (trang web, tệp nén ZIP hoặc "
+                 "chương trình chạy được). Hãy xuất lại tệp PDF từ văn bản gốc và gửi lại."),
+    "cert_encrypted": ("được mã hoá bằng chứng thư số cho người nhận cụ thể, nên chỉ người đó mở được. "
+                       "Hãy gửi bản PDF không mã hoá (ký số vẫn giữ được)."),
+    "too_many_pages": ("có quá nhiều trang hoặc cây trang vượt giới hạn đọc. Hãy tách tệp hoặc xuất lại "
+                       "tệp PDF rồi gửi lại."),
 }
+
+ACTIVE_CONTENT = {
+    "javascript": "mã JavaScript",
+    "launch": "lệnh mở chương trình khác (/Launch)",
+    "embedded_file": "tệp đính kèm bên trong",
+}
+
+
+def active_content_lines(report) -> list[str]:
+    """A warning for the reviewer when the PDF carries active content (none: no line)."""
+    kinds = [ACTIVE_CONTENT[kind] for kind in getattr(report, "active", ()) if kind in ACTIVE_CONTENT]
+    if not kinds:
+        return []
+    return [f"⚠️ Tệp có nội dung chủ động: {', '.join(kinds)}. Chỉ mở bằng trình đọc PDF đã tắt JavaScript; "
+            "không mở tệp đính kèm lạ."]
 
 
 def pdf_problem(name: str, error: str | None) -> str:
@@ -171,6 +192,7 @@ def receipt(task, evidence, report, due_at, tz, added: bool) -> str:
         f"✅ Đã nhận tài liệu cho nhiệm vụ «{task.title}».",
         f"Tệp: {evidence.file_name} · {evidence.pages} trang · {megabytes(evidence.size)}",
         *signature_lines(report, tz),
+        *active_content_lines(report),
         f"Mã kiểm tra (SHA-256): {evidence.sha256[:12]}…",
         timeliness(evidence.received_at, due_at, tz),
         (f"Đã bổ sung vào lần nộp {evidence.round}." if added else f"Lần nộp: {evidence.round}.")
@@ -186,6 +208,7 @@ def review_request(unit, task, evidence, report, due_at, tz, person, added: bool
         f"Người gửi: {person.name}",
         f"Tệp: {evidence.file_name} · {evidence.pages} trang · {megabytes(evidence.size)}",
         *signature_lines(report, tz),
+        *active_content_lines(report),
         timeliness(evidence.received_at, due_at, tz),
     ]
     return "\n".join(lines)

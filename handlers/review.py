@@ -11,6 +11,7 @@ from handlers import messages as m
 from handlers.chat import Button, OutFile, Reply
 from handlers.notify import notify_roles
 from storage.evidence import evidence_of
+from storage.filestore import clean_pdf_name
 from storage.models import Assignment, AssignmentStatus, Evidence, Role, Task, Unit
 from storage.queries import clear_state, set_state
 from storage.status import ConcurrentChange, IllegalTransition, transition
@@ -110,7 +111,7 @@ async def send_file(request: Request, evidence_id: int) -> list[Reply]:
     if evidence is None:
         return [Reply(m.FILE_GONE)]
     data = await asyncio.to_thread(request.ctx.store.read, evidence.storage_key)
-    return [Reply(m.file_caption(evidence), document=OutFile(evidence.file_name, data, "application/pdf"))]
+    return [Reply(m.file_caption(evidence), document=OutFile(clean_pdf_name(evidence.file_name), data, "application/pdf"))]
 
 
 async def cancel(request: Request) -> list[Reply]:

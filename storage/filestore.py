@@ -13,11 +13,12 @@ import logging
 import os
 import re
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["EvidenceStore", "StoredFile"]
+__all__ = ["EvidenceStore", "StoredFile", "clean_file_name", "clean_pdf_name"]
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
@@ -25,6 +26,46 @@ DIR_MODE = 0o750
 _KEY = re.compile(r"sha256/([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})")
 
 log = logging.getLogger(__name__)
+
+#: Longest name handed out, in characters (file systems allow 255 bytes; Vietnamese is 1–3 per char).
+NAME_CHARS = 80
+_SEPARATORS = re.compile(r"[/\\]+")
+_WINDOWS_RESERVED = re.compile(r'[<>:"|?*]')
+
+
+def clean_file_name(name: str | None, default: str = "tai-lieu") -> str:
+    """A sender's file name made safe to show and to hand out again.
+
+    NFC; control characters, line and paragraph separators, format characters (bidi overrides
+    such as U+202E, zero-width spaces and joiners, the BOM) and unassigned or private-use code
+    points removed; only the last path component kept (``/`` and ``\\`` are separators wherever
+    the name came from); characters Windows forbids replaced by "_"; blank space collapsed;
+    leading and trailing dots and spaces stripped; at most ``NAME_CHARS`` characters, the
+    extension kept. An empty result gives ``default``.
+    """
+    text = unicodedata.normalize("NFC", name or "")
+    text = "".join(" " if ch.isspace() else ch for ch in text
+                   if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+    text = _SEPARATORS.split(text)[-1] if _SEPARATORS.search(text.rstrip("/\\")) else text.strip("/\\")
+    text = _WINDOWS_RESERVED.sub("_", " ".join(text.split())).strip(" .")
+    if len(text) > NAME_CHARS:
+        stem, dot, suffix = text.rpartition(".")
+        if dot and 0 < len(suffix) <= 10:
+            text = stem[:NAME_CHARS - len(suffix) - 1].rstrip(" .") + "." + suffix
+        else:
+            text = text[:NAME_CHARS].rstrip(" .")
+    return text or default
+
+
+def clean_pdf_name(name: str | None) -> str:
+    """What stored evidence is called when handed out: the clean name with ``.pdf`` as its only
+    extension, whatever the sender called it (``baocao.html`` → ``baocao.pdf``, ``setup.exe`` →
+    ``setup.pdf``): the bytes were checked to be a PDF and nothing else."""
+    text = clean_file_name(name)
+    stem, dot, suffix = text.rpartition(".")
+    if dot and stem and 0 < len(suffix) <= 10 and " " not in suffix:
+        text = stem.rstrip(" .")
+    return clean_file_name(text[:NAME_CHARS - 4] + ".pdf")
 
 
 @dataclass(frozen=True)

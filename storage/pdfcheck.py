@@ -1,17 +1,24 @@
 """Inspection of untrusted PDF files: is it a readable PDF, how many pages, who signed it.
 
-Files come from strangers' phones, so ``PdfInspector`` parses each one in a fresh Python process
-with a wall-clock timeout, an address-space limit (RLIMIT_AS) and, as a backstop should the bot
-itself die, a CPU-time limit; a file that hangs the parser or eats memory costs one child process,
-never the bot. ``inspect_pdf_sync`` is the in-process core that the child runs.
+Files come from strangers' phones, so ``PdfInspector`` parses each one in the sandbox
+(``storage.sandbox``): a forked child of a warm worker process, limited by CPU time (RLIMIT_CPU) and
+address space (RLIMIT_AS), never by wall-clock time, so the verdict does not depend on how busy the
+machine is. A file that hangs the parser or eats memory costs one child process, never the bot.
+``inspect_pdf_sync`` is the in-process core that the child runs.
 
 Error codes (``PdfReport.error``):
 
-* ``not_pdf`` — no ``%PDF-`` in the first 1024 bytes; ``too_large`` — over ``max_bytes``.
-  Both are decided before any child starts.
-* ``encrypted`` — opening it needs a password.
+* ``not_pdf`` — no ``%PDF-`` in the first 1024 bytes; ``too_large`` — over ``max_bytes``;
+  ``polyglot`` — the bytes are something else as well (``polyglot_reason``): content other than
+  blank space before ``%PDF-`` (an HTML page, an ``MZ`` executable, a ZIP that starts there), a ZIP
+  archive's directory at the end (a ZIP with a PDF first), or another format's signature after the
+  last ``%%EOF``. All three are decided before any child starts.
+* ``encrypted`` — opening it needs a password; ``cert_encrypted`` — it is encrypted for the
+  certificates of named recipients (public-key security handler), so only they can open it.
+* ``too_many_pages`` — more than ``MAX_PAGES`` pages, or a page tree beyond pypdf's limits (depth,
+  entries).
 * ``broken`` — pypdf cannot parse it or walk its page tree, it has no pages, or the child crashed.
-* ``timeout`` — the child ran out of time and was killed.
+* ``timeout`` — the child used up its CPU time and was killed.
 * ``memory`` — the child hit its memory limit (MemoryError), or the kernel killed it (SIGKILL, as
   the OOM killer does).
 
@@ -34,6 +41,9 @@ What the report says:
   validation data (how a second signer's signature gets added). A page rewritten after signing
   makes it False while ``intact`` stays True (the signed revision itself is untouched);
   ``PdfReport.all_intact`` requires both.
+* ``active`` — active content found anywhere in the document's objects, for the reviewer:
+  ``"javascript"``, ``"launch"`` (an action that starts a program), ``"embedded_file"``. It does not
+  make the file unreadable; the reviewer is told.
 * ``trusted`` — the signer's chain validates, at the time of the check, against the trust roots,
   and the signer certificate allows signing (keyUsage digitalSignature or nonRepudiation).
 
@@ -45,14 +55,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import json
 import logging
-import math
-import os
-import signal
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,8 +65,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from storage.sandbox import JobLimits, Sandbox, SandboxClosed, job_name
+
 __all__ = [
     "ERRORS",
+    "ACTIVE_KINDS",
     "InspectorClosed",
     "PdfCheckLimits",
     "PdfInspector",
@@ -72,22 +80,23 @@ __all__ = [
     "inspect_pdf_sync",
     "load_trust_roots",
     "looks_like_pdf",
+    "polyglot_reason",
 ]
 
-ERRORS = frozenset({"not_pdf", "encrypted", "broken", "too_large", "timeout", "memory"})
+ERRORS = frozenset({"not_pdf", "polyglot", "encrypted", "cert_encrypted", "too_many_pages", "broken",
+                    "too_large", "timeout", "memory"})
+
+#: What ``PdfReport.active`` may hold.
+ACTIVE_KINDS = frozenset({"javascript", "launch", "embedded_file"})
 
 #: How far into the file the ``%PDF-`` header may start (readers tolerate leading junk).
 HEADER_WINDOW = 1024
 
-#: Modules the child imports before it limits its memory.
-_PRELOAD = [
-    "pypdf",
-    "pyhanko.pdf_utils.reader",
-    "pyhanko.sign.fields",
-    "pyhanko.sign.validation",
-    "pyhanko.sign.diff_analysis",
-    "pyhanko_certvalidator",
-]
+#: More pages than any evidence document has; beyond it the file is refused as ``too_many_pages``.
+MAX_PAGES = 5000
+
+#: How many objects the active-content scan looks at, at most.
+ACTIVE_SCAN_OBJECTS = 200_000
 
 _PROBLEM_MAX = 300
 
@@ -116,6 +125,7 @@ class PdfReport:
     pages: int = 0
     signatures: tuple[SignatureInfo, ...] = ()
     empty_password: bool = False  # encrypted, but opens with the empty user password
+    active: tuple[str, ...] = ()  # active content found (sorted ACTIVE_KINDS), for the reviewer
 
     @classmethod
     def failed(cls, error: str) -> PdfReport:
@@ -141,11 +151,11 @@ class PdfReport:
 @dataclass(frozen=True)
 class PdfCheckLimits:
     max_bytes: int = 20 * 1024 * 1024  # Telegram bots cannot download more anyway
-    timeout_s: float = 20.0  # wall clock for one file, child start-up included
+    cpu_seconds: float = 20.0  # CPU time of the child for one file (not wall clock)
     memory_mb: int = 512  # address space of the child (RLIMIT_AS)
 
     def __post_init__(self) -> None:
-        if self.max_bytes <= 0 or self.timeout_s <= 0 or self.memory_mb <= 0:
+        if self.max_bytes <= 0 or self.cpu_seconds <= 0 or self.memory_mb <= 0:
             raise ValueError("PDF check limits must be positive")
 
 
@@ -210,17 +220,54 @@ def looks_like_pdf(data: bytes) -> bool:
     return b"%PDF-" in data[:HEADER_WINDOW]
 
 
+_BLANK = b" \t\r\n\f\x00"
+#: Signatures of other formats that must not follow a PDF's last ``%%EOF`` (compared lower-cased).
+_FOREIGN = (b"<html", b"<!doctype", b"<script", b"<?xml", b"<svg", b"mz", b"\x7felf", b"pk\x03\x04",
+            b"rar!", b"7z\xbc\xaf", b"\x1f\x8b")
+_ZIP_END = b"PK\x05\x06"
+
+
+def polyglot_reason(data: bytes) -> str | None:
+    """Why ``data`` (which has ``%PDF-`` near its start) is also something else, or None.
+
+    * Only blank space may come before ``%PDF-``: what readers tolerate there is exactly what
+      HTML pages, executables and archives put first to be read as themselves.
+    * No ZIP end-of-directory record where ZIP readers look for it (it ends the file, after its
+      comment): that is a ZIP archive whose first member happens to be a PDF.
+    * After the last ``%%EOF``, blank space or anything but another format's signature.
+    """
+    start = data.find(b"%PDF-", 0, HEADER_WINDOW)
+    if start > 0 and data[:start].strip(_BLANK):
+        kind = "an executable" if data.startswith(b"MZ") else "a ZIP archive" if data.startswith(b"PK") else "content"
+        return f"{kind} before %PDF- ({start} bytes)"
+    tail_from = max(0, len(data) - 65_535 - 22)
+    position = data.rfind(_ZIP_END, tail_from)
+    while position >= 0:
+        comment = int.from_bytes(data[position + 20:position + 22], "little")
+        if position + 22 + comment == len(data):
+            return "a ZIP archive directory at the end"
+        position = data.rfind(_ZIP_END, tail_from, position)
+    eof = data.rfind(b"%%EOF")
+    if eof >= 0:
+        trailing = data[eof + 5:].strip(_BLANK).lower()
+        if trailing and any(signature in trailing for signature in _FOREIGN):
+            return "another format after the last %%EOF"
+    return None
+
+
 def _precheck(data: bytes, max_bytes: int) -> PdfReport | None:
     """The checks that need no parser: a report when they already decide, else None."""
     if not looks_like_pdf(data):
         return PdfReport.failed("not_pdf")
+    if polyglot_reason(data) is not None:
+        return PdfReport.failed("polyglot")
     if len(data) > max_bytes:
         return PdfReport.failed("too_large")
     return None
 
 
-class _Encrypted(Exception):
-    pass
+class _Refused(Exception):
+    """The file is refused with the error code in ``args[0]``."""
 
 
 def inspect_pdf_sync(data: bytes, trust_roots: Sequence[bytes] = ()) -> PdfReport:
@@ -232,12 +279,14 @@ def inspect_pdf_sync(data: bytes, trust_roots: Sequence[bytes] = ()) -> PdfRepor
     """
     if not looks_like_pdf(data):
         return PdfReport.failed("not_pdf")
+    if polyglot_reason(data) is not None:
+        return PdfReport.failed("polyglot")
     from pypdf import PasswordType, PdfReader  # imported outside the try: our ImportError is no broken file
 
     try:
         reader, pages, empty_password = _read_structure(data, PdfReader, PasswordType)
-    except _Encrypted:
-        return PdfReport.failed("encrypted")
+    except _Refused as refused:
+        return PdfReport.failed(refused.args[0])
     except MemoryError:
         raise
     except Exception as exc:  # untrusted input: any parser failure means a broken file
@@ -245,25 +294,85 @@ def inspect_pdf_sync(data: bytes, trust_roots: Sequence[bytes] = ()) -> PdfRepor
         return PdfReport.failed("broken")
     if pages < 1:
         return PdfReport.failed("broken")
+    active = _active_content(reader)
     signatures = _read_signatures(data, trust_roots, reader)
-    return PdfReport(ok=True, pages=pages, signatures=signatures, empty_password=empty_password)
+    return PdfReport(ok=True, pages=pages, signatures=signatures, empty_password=empty_password, active=active)
 
 
 def _read_structure(data: bytes, PdfReader: Any, PasswordType: Any) -> tuple[Any, int, bool]:
     """Parse with pypdf, deal with encryption and walk the page tree; (reader, pages, empty_password)."""
+    from pypdf.errors import LimitReachedError
+
     reader = PdfReader(io.BytesIO(data), strict=False)
     empty_password = False
     if reader.is_encrypted:
+        if _security_handler(reader) not in ("/Standard", None):
+            raise _Refused("cert_encrypted")  # /Adobe.PubSec: for named recipients' certificates only
         try:
             opened = reader.decrypt("") != PasswordType.NOT_DECRYPTED
-        except Exception:  # unsupported security handler or algorithm: we cannot open it
+        except Exception:  # unsupported algorithm: we cannot open it
             opened = False
         if not opened:
-            raise _Encrypted
+            raise _Refused("encrypted")
         empty_password = True
     # Once decrypted (or unencrypted) pypdf counts the leaves of the page tree, not /Count.
-    pages = len(reader.pages)
+    try:
+        pages = len(reader.pages)
+    except (LimitReachedError, RecursionError) as exc:
+        log.debug("page tree beyond the limits: %r", exc)
+        raise _Refused("too_many_pages") from None
+    if pages > MAX_PAGES:
+        raise _Refused("too_many_pages")
     return reader, pages, empty_password
+
+
+def _security_handler(reader: Any) -> str | None:
+    """The /Filter of the encryption dictionary ("/Standard" for passwords), None if unreadable."""
+    try:
+        return str(reader.trailer["/Encrypt"].get_object()["/Filter"])
+    except Exception:
+        return None
+
+
+#: Names that mean active content wherever they appear, as a key or as a value.
+_ACTIVE_NAMES = {
+    "/JavaScript": "javascript", "/JS": "javascript",
+    "/Launch": "launch",
+    "/EmbeddedFile": "embedded_file", "/EmbeddedFiles": "embedded_file", "/FileAttachment": "embedded_file",
+}
+
+
+def _active_content(reader: Any, budget: int = ACTIVE_SCAN_OBJECTS) -> tuple[str, ...]:
+    """Active content among the objects reachable from the trailer (stream data is not read)."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+    found: set[str] = set()
+    seen: set[tuple[int, int]] = set()
+    stack: list[Any] = [reader.trailer]
+    while stack and budget > 0 and len(found) < len(ACTIVE_KINDS):
+        obj = stack.pop()
+        budget -= 1
+        if isinstance(obj, IndirectObject):
+            ref = (obj.idnum, obj.generation)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            try:
+                obj = obj.get_object()
+            except MemoryError:
+                raise
+            except Exception:  # a dangling or unreadable reference: nothing to scan there
+                continue
+        if isinstance(obj, DictionaryObject):
+            for key, value in dict.items(obj):
+                for name in (key, value):
+                    if isinstance(name, NameObject) and name in _ACTIVE_NAMES:
+                        found.add(_ACTIVE_NAMES[name])
+                if isinstance(value, (DictionaryObject, ArrayObject, IndirectObject)):
+                    stack.append(value)
+        elif isinstance(obj, ArrayObject):
+            stack.extend(item for item in obj if isinstance(item, (DictionaryObject, ArrayObject, IndirectObject)))
+    return tuple(sorted(found))
 
 
 def _read_signatures(data: bytes, trust_roots: Sequence[bytes], pypdf_reader: Any) -> tuple[SignatureInfo, ...]:
@@ -423,7 +532,10 @@ def _describe(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# The child process and its wire format
+# The job in the sandbox and its wire format
+
+
+WIRE_FIELDS = ("ok", "error", "pages", "empty_password", "active", "signatures")
 
 
 def _report_to_wire(report: PdfReport) -> bytes:
@@ -433,6 +545,7 @@ def _report_to_wire(report: PdfReport) -> bytes:
             "error": report.error,
             "pages": report.pages,
             "empty_password": report.empty_password,
+            "active": list(report.active),
             "signatures": [
                 {
                     "field": s.field, "signer": s.signer,
@@ -467,6 +580,9 @@ def _report_from_wire(raw: bytes) -> PdfReport:
     pages = doc["pages"]
     if not isinstance(pages, int) or isinstance(pages, bool) or pages < 0:
         raise ValueError("bad report")
+    active = doc["active"]
+    if not isinstance(active, list) or not set(active) <= ACTIVE_KINDS:
+        raise ValueError("bad report")
     signatures = []
     for item in doc["signatures"]:
         signed_at = opt_str(item["signed_at"])
@@ -477,83 +593,44 @@ def _report_from_wire(raw: bytes) -> PdfReport:
             covers_whole_file=flag(item["covers_whole_file"]), problem=opt_str(item["problem"]),
         ))
     return PdfReport(ok=ok, error=error, pages=pages, signatures=tuple(signatures),
-                     empty_password=flag(doc["empty_password"]))
+                     empty_password=flag(doc["empty_password"]), active=tuple(sorted(set(active))))
 
 
-def _limit_child(memory_bytes: int, cpu_seconds: int) -> None:
-    try:
-        import resource
-    except ImportError:  # not POSIX: only the parent's timeout protects us
-        return
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crashing parser must not dump 512 MB
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    # A backstop for when the parent is gone (crashed, killed) and cannot enforce its timeout:
-    # the kernel stops a child that spins longer than that.
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-
-
-def _worker_name(worker: Worker) -> str:
-    module, qualname = getattr(worker, "__module__", None), getattr(worker, "__qualname__", "")
-    if not module or module == "__main__" or "<" in qualname or "." in qualname:
-        raise ValueError(f"the worker must be a module-level function of an importable module, not {worker!r}")
-    return f"{module}:{qualname}"
-
-
-def _encode_job(worker: str, trust_roots: Sequence[bytes], limits: PdfCheckLimits, data: bytes) -> bytes:
-    header = json.dumps({
-        "worker": worker,
-        "memory_bytes": limits.memory_mb * 1024 * 1024,
-        "cpu_seconds": math.ceil(limits.timeout_s) + 1,
-        "trust_roots": [base64.b64encode(root).decode() for root in trust_roots],
-    }).encode()
-    return len(header).to_bytes(4, "big") + header + data
-
-
-def child_main() -> None:
-    """The child's entry point: a job on stdin (``_encode_job``), the report as JSON on stdout."""
+def pdf_job(data: bytes, params: dict[str, Any]) -> bytes:
+    """The sandbox job: run the worker named in ``params`` on ``data``; the report as JSON."""
     import importlib
 
-    logging.disable(logging.CRITICAL)  # parser chatter about hostile files is noise in the bot's log
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # stray prints must not corrupt the report
-    header = json.loads(stdin.read(int.from_bytes(stdin.read(4), "big")))
-    module, _, name = header["worker"].partition(":")
+    module, _, name = params["worker"].partition(":")
     worker = getattr(importlib.import_module(module), name)
-    trust_roots = [base64.b64decode(root) for root in header["trust_roots"]]
-    for preload in _PRELOAD:  # import before the limit: the limit is for the file, not our code
-        importlib.import_module(preload)
+    trust_roots = [base64.b64decode(root) for root in params["trust_roots"]]
     try:
-        _limit_child(header["memory_bytes"], header["cpu_seconds"])
-        report = worker(stdin.read(), trust_roots)
+        report = worker(data, trust_roots)
     except MemoryError:
         report = PdfReport.failed("memory")
     except RecursionError:
         report = PdfReport.failed("broken")
-    stdout.write(_report_to_wire(report))
-    stdout.flush()
+    return _report_to_wire(report)
 
 
 # --------------------------------------------------------------------------------------------
 # The inspector
 
 
-class InspectorClosed(RuntimeError):
-    """The inspector was closed (the bot is shutting down); the file was not judged."""
+InspectorClosed = SandboxClosed  # the inspector's sandbox was closed; the file was not judged
+
+_FAILURES = {"cpu": "timeout", "memory": "memory", "crash": "broken"}
 
 
 class PdfInspector:
-    """Inspects untrusted PDFs, each in a fresh Python process under ``limits``.
+    """Inspects untrusted PDFs in the sandbox (``storage.sandbox.Sandbox``) under ``limits``.
 
-    A fresh interpreter (not a fork of the bot, and not multiprocessing, which would re-import the
-    bot's main module in every child) shares nothing with the bot: no threads, no open sockets, no
-    pickled objects. Killing one on timeout leaves nothing to repair; the next file simply gets
-    a new child. Start-up costs about 0.4 s (importing pypdf and pyHanko). At most
-    ``max_concurrent`` children run at once; further files wait their turn, and the wait does not
-    count against their timeout.
+    ``sandbox``: the bot's shared sandbox (evidence and letters); without one the inspector makes
+    its own with ``workers`` slots and closes it with itself. ``owner`` (``inspect``) is who sent
+    the file: the sandbox runs at most a few files of one owner at once, so one sender's slow files
+    do not hold everyone else's.
 
     ``worker`` replaces the function the child runs (tests use it to simulate hangs and memory
-    blow-ups): a module-level function that the child can import by name. ``python`` is the
-    interpreter to run (default: this one).
+    blow-ups): a module-level function that the child can import by name.
     """
 
     def __init__(
@@ -562,46 +639,47 @@ class PdfInspector:
         limits: PdfCheckLimits = PdfCheckLimits(),
         *,
         worker: Worker | None = None,
-        max_concurrent: int = 2,
+        sandbox: Sandbox | None = None,
+        workers: int = 3,
         python: str | None = None,
     ) -> None:
-        if max_concurrent < 1:
-            raise ValueError("max_concurrent must be at least 1")
         # Parsed here so a bad root fails at start-up, not as a "broken" verdict on every file.
         self.trust_roots: tuple[bytes, ...] = tuple(cert.dump() for cert in _parse_roots(trust_roots))
         self.limits = limits
-        self._worker = _worker_name(worker or inspect_pdf_sync)
-        self._max_concurrent = max_concurrent
-        self._python = python or sys.executable
-        self._slots: asyncio.Semaphore | None = None
-        self._slots_loop: asyncio.AbstractEventLoop | None = None
-        self._children: set[asyncio.subprocess.Process] = set()
-        self._closed = False
+        self._worker = job_name(worker or inspect_pdf_sync)
+        self._owns_sandbox = sandbox is None
+        self.sandbox = sandbox if sandbox is not None else Sandbox(workers, python=python)
+        self._params = {"worker": self._worker,
+                        "trust_roots": [base64.b64encode(root).decode() for root in self.trust_roots]}
 
-    async def inspect(self, data: bytes) -> PdfReport:
+    async def inspect(self, data: bytes, *, owner: str = "") -> PdfReport:
         """The report for ``data``; failures of the file are reports, never exceptions."""
-        self._check_open()
+        if self.sandbox.closed:
+            raise InspectorClosed("the inspector is closed")
         early = _precheck(data, self.limits.max_bytes)
         if early is not None:
             return early
-        async with self._semaphore():
-            self._check_open()
-            return await self._run_child(data)
+        result = await self.sandbox.run(
+            pdf_job, data, self._params, owner=owner, kind="pdf",
+            limits=JobLimits(cpu_seconds=self.limits.cpu_seconds, memory_mb=self.limits.memory_mb))
+        if not result.ok:
+            if result.status == "crash":
+                log.warning("PDF check child failed: %s", result.detail)
+            return PdfReport.failed(_FAILURES[result.status])
+        try:
+            return _report_from_wire(result.output)
+        except (ValueError, KeyError, TypeError):
+            log.warning("PDF check child sent an unreadable report")
+            return PdfReport.failed("broken")
 
     def close(self) -> None:
-        """Kill running children and refuse further files; does not wait. Idempotent.
-
-        Inspections in progress raise ``InspectorClosed``.
-        """
-        self._closed = True
-        for proc in list(self._children):
-            _kill(proc)
+        """Refuse further files and kill running checks (only when the sandbox is the inspector's own)."""
+        if self._owns_sandbox:
+            self.sandbox.close()
 
     async def aclose(self) -> None:
-        """``close()``, then wait until every child has exited."""
-        self.close()
-        for proc in list(self._children):
-            await proc.wait()
+        if self._owns_sandbox:
+            await self.sandbox.aclose()
 
     async def __aenter__(self) -> PdfInspector:
         return self
@@ -609,82 +687,12 @@ class PdfInspector:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    # -- internals --------------------------------------------------------------------------
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise InspectorClosed("PdfInspector is closed")
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._slots is None or self._slots_loop is not loop:
-            self._slots, self._slots_loop = asyncio.Semaphore(self._max_concurrent), loop
-        return self._slots
-
-    async def _run_child(self, data: bytes) -> PdfReport:
-        job = _encode_job(self._worker, self.trust_roots, self.limits, data)
-        proc = await asyncio.create_subprocess_exec(
-            self._python, "-c", "from storage.pdfcheck import child_main; child_main()",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=_child_environment(),
-        )
-        self._children.add(proc)
-        try:
-            try:
-                out, err = await asyncio.wait_for(proc.communicate(job), self.limits.timeout_s)
-            except TimeoutError:  # the finally below kills the child
-                if self._closed:
-                    raise InspectorClosed("PdfInspector closed during the inspection") from None
-                return PdfReport.failed("timeout")
-            if self._closed and proc.returncode == -signal.SIGKILL:
-                raise InspectorClosed("PdfInspector closed during the inspection")
-            if out:
-                try:
-                    return _report_from_wire(out)
-                except (ValueError, KeyError, TypeError):
-                    log.warning("PDF check child sent an unreadable report")
-                    return PdfReport.failed("broken")
-            if proc.returncode == -signal.SIGKILL:
-                return PdfReport.failed("memory")  # the kernel's OOM killer, not us
-            if hasattr(signal, "SIGXCPU") and proc.returncode == -signal.SIGXCPU:
-                return PdfReport.failed("timeout")  # its CPU limit struck before our clock
-            log.warning("PDF check child died (exit code %s): %s", proc.returncode,
-                        err[-2000:].decode(errors="replace").strip())
-            return PdfReport.failed("broken")
-        finally:
-            _kill(proc)  # no-op unless we are being cancelled or failed
-            try:
-                await asyncio.shield(proc.wait())
-            finally:
-                self._children.discard(proc)
-
-
-def _child_environment() -> dict[str, str]:
-    """A minimal environment: the child needs no secrets (bot token, database URL), only the
-    project's entries of this process's import path (not the interpreter's own), so it imports
-    the same code however the bot was started."""
-    prefixes = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix})
-    paths = [entry or os.getcwd() for entry in sys.path]
-    paths = [entry for entry in paths if not entry.startswith(prefixes)]
-    env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), "PYTHONNOUSERSITE": "1", "LC_ALL": "C.UTF-8"}
-    if "PATH" in os.environ:
-        env["PATH"] = os.environ["PATH"]
-    return env
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-
 
 async def inspect_pdf(
     data: bytes, *, trust_roots: Sequence[bytes] = (), limits: PdfCheckLimits = PdfCheckLimits()
 ) -> PdfReport:
     """Inspect one file with a throwaway ``PdfInspector`` (the bot keeps one for its lifetime)."""
-    inspector = PdfInspector(trust_roots, limits)
+    inspector = PdfInspector(trust_roots, limits, workers=1)
     try:
         return await inspector.inspect(data)
     finally:

@@ -34,6 +34,31 @@ def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
     return datetime(year, month, day, hour, minute, second, tzinfo=VN)
 
 
+_SANDBOX = None
+
+
+def shared_sandbox():
+    """One file sandbox (``storage.sandbox.Sandbox``) for the whole test run, closed at exit.
+
+    The sandbox is not tied to an event loop, so tests on different loops share its warm workers."""
+    global _SANDBOX
+    if _SANDBOX is None or _SANDBOX.closed:
+        import atexit
+
+        from storage.sandbox import Sandbox
+
+        _SANDBOX = Sandbox(2, per_owner=1)
+        atexit.register(_SANDBOX.close)
+    return _SANDBOX
+
+
+def letter_reader():
+    """A ``LetterReader`` on the shared sandbox, for contexts that read letter files."""
+    from storage.letterfile import LetterReader
+
+    return LetterReader(shared_sandbox())
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch) -> Path:
     """A clean working folder for the ``dondoc`` command line: no stray settings, data under it."""

@@ -31,7 +31,7 @@ from schedules.calendar import WorkCalendar
 from schedules.clock import FixedClock
 from storage.models import Assignment, ConversationState, Letter, Person, Task, Unit
 from storage.queries import bind_identity, set_state
-from tests.conftest import SEEDS, VN, vn
+from tests.conftest import SEEDS, VN, letter_reader, vn
 
 NOW = vn(2024, 11, 8, 9)  # a Friday; letter 000's deadlines (15, 19 and 22/11/2024) lie ahead
 COORDINATOR, OFFICER, LEADER, ADMIN = "Nguyễn Thị Hương", "Võ Thị Lan", "Lê Quang Vinh", "Quản Trị Viên"
@@ -85,7 +85,8 @@ class Chat:
         self.fetched = 0
 
     def conversation(self) -> Conversation:
-        return Wired(HandlerContext(db=self.db, clock=self.clock, tz=VN, calendar=WorkCalendar()))
+        return Wired(HandlerContext(db=self.db, clock=self.clock, tz=VN, calendar=WorkCalendar(),
+                                    letters=letter_reader()))
 
     async def say(self, text: str) -> Reply:
         [reply] = await self.conversation().handle(Incoming.from_text(self.sender, text))

@@ -1,4 +1,7 @@
-"""PDF inspection: the in-process core on real generated files, and the worker process's limits."""
+"""PDF inspection: the in-process core on real generated files, and the sandboxed child's limits.
+
+No test here waits on a wall clock for work a loaded CPU slows: the child's limits are CPU time, and
+tests wait for events (a pid written to a FIFO, a task finishing)."""
 
 from __future__ import annotations
 
@@ -19,17 +22,17 @@ from storage.pdfcheck import (
     PdfInspector,
     PdfReport,
     SignatureInfo,
-    _child_environment,
-    _encode_job,
     inspect_pdf,
     inspect_pdf_sync,
     load_trust_roots,
 )
+from storage.sandbox import _READY, _read_frame, _write_frame, child_environment
 from tests import pdf_factory as pf
 
-# Generous enough for a slow CI machine to start a child and inspect a small file; every hang
-# test waits this long once.
-TEST_TIMEOUT_S = 3.0
+#: CPU seconds a hanging child may burn before the kernel stops it (the tests' own limit).
+HANG_CPU_S = 1.0
+#: Only a guard so that a broken limit fails the run instead of hanging it; never a measurement.
+HANG_GUARD_S = 300.0
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +182,9 @@ def test_not_a_pdf(data: bytes) -> None:
 
 
 def test_signature_the_validator_cannot_read_is_reported_not_ignored(signed: tuple[bytes, bytes]) -> None:
-    # Junk before the header: pypdf copes, pyHanko refuses the file. Still signed, not intact.
-    report = inspect_pdf_sync(b"junk" * 25 + signed[0], [signed[1]])
+    # Blank space before the header (the only thing allowed there): pypdf copes, pyHanko refuses
+    # the file. Still signed, not intact.
+    report = inspect_pdf_sync(b" \r\n" * 33 + signed[0], [signed[1]])
 
     assert report.ok and report.pages == 2
     (sig,) = report.signatures
@@ -248,7 +252,7 @@ def test_worker_must_be_importable_by_name() -> None:
 
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError):
-        PdfCheckLimits(timeout_s=0)
+        PdfCheckLimits(cpu_seconds=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,7 +265,7 @@ async def test_inspector_gives_the_same_report_as_the_core(signed: tuple[bytes, 
     files = [signed[0], pf.tamper(signed[0]), pf.make_pdf(pages=3), pf.make_encrypted_pdf(),
              pf.make_broken_pdf(), pf.make_encrypted_pdf(user_password="")]
 
-    async with PdfInspector(roots, max_concurrent=3) as inspector:
+    async with PdfInspector(roots, workers=3) as inspector:
         reports = await asyncio.gather(*(inspector.inspect(data) for data in files))
 
     assert reports == [inspect_pdf_sync(data, roots) for data in files]
@@ -304,15 +308,15 @@ async def test_rejected_before_any_child_starts(data: bytes, error: str) -> None
 async def misbehaving() -> AsyncIterator[PdfInspector]:
     inspector = PdfInspector(
         [pf.signing_material().ca_cert_der],
-        PdfCheckLimits(timeout_s=TEST_TIMEOUT_S, memory_mb=256),
+        PdfCheckLimits(cpu_seconds=HANG_CPU_S, memory_mb=256),
         worker=pf.misbehaving_worker,
-        max_concurrent=2,
+        workers=2,
     )
     yield inspector
     await inspector.aclose()
 
 
-async def test_hang_times_out_kills_the_child_and_others_go_on(
+async def test_hang_runs_out_of_cpu_time_and_others_go_on(
     misbehaving: PdfInspector, signed: tuple[bytes, bytes], tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "pid"
@@ -322,7 +326,7 @@ async def test_hang_times_out_kills_the_child_and_others_go_on(
             misbehaving.inspect(pf.make_trigger("hang", str(pid_file))),
             *(misbehaving.inspect(signed[0]) for _ in range(3)),
         ),
-        TEST_TIMEOUT_S * 5,  # a guard: without it a broken timeout would hang the test run
+        HANG_GUARD_S,  # a guard: without it a broken CPU limit would hang the test run
     )
 
     assert hung == PdfReport.failed("timeout")
@@ -354,7 +358,7 @@ def _read_fifo(fifo: Path) -> asyncio.Future:
 async def _pid_of_hanging_child(fifo: Path, task: asyncio.Future, reader: asyncio.Future | None = None) -> int:
     """The pid the hanging child writes into ``fifo``; fails the test if the child never does."""
     reader = reader or _read_fifo(fifo)
-    done, _ = await asyncio.wait({reader, task}, timeout=TEST_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({reader, task}, return_when=asyncio.FIRST_COMPLETED)
     if reader not in done:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # release the reading thread
         await reader
@@ -364,8 +368,8 @@ async def _pid_of_hanging_child(fifo: Path, task: asyncio.Future, reader: asynci
 
 @pytest.fixture
 async def patient() -> AsyncIterator[PdfInspector]:
-    """A misbehaving inspector, one child at a time, whose own timeout is beyond the test's patience."""
-    inspector = PdfInspector(limits=PdfCheckLimits(timeout_s=120), worker=pf.misbehaving_worker, max_concurrent=1)
+    """A misbehaving inspector, one child at a time, whose CPU limit is beyond the test's patience."""
+    inspector = PdfInspector(limits=PdfCheckLimits(cpu_seconds=600), worker=pf.misbehaving_worker, workers=1)
     yield inspector
     inspector.close()
 
@@ -381,10 +385,10 @@ async def test_cancelled_inspection_kills_the_child_and_frees_its_slot(
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, TEST_TIMEOUT_S)
+        await task
     assert not _pid_alive(pid)
-    # The only slot is free at once, not after the 120 s timeout.
-    assert (await asyncio.wait_for(patient.inspect(pf.make_pdf()), TEST_TIMEOUT_S)).ok
+    # The only slot is free at once (with a fresh worker), not after the child's 600 CPU seconds.
+    assert (await asyncio.wait_for(patient.inspect(pf.make_pdf()), HANG_GUARD_S)).ok
 
 
 async def test_files_wait_for_a_free_slot(patient: PdfInspector, tmp_path: Path) -> None:
@@ -397,7 +401,7 @@ async def test_files_wait_for_a_free_slot(patient: PdfInspector, tmp_path: Path)
     second_reader = _read_fifo(second_fifo)
 
     done, _ = await asyncio.wait({second_reader, second}, timeout=1.0)
-    assert not done  # max_concurrent=1: the second child has not even started
+    assert not done  # workers=1: the second child has not even started
 
     first.cancel()
     second_pid = await _pid_of_hanging_child(second_fifo, second, second_reader)
@@ -413,32 +417,36 @@ async def test_close_kills_running_children_and_refuses_more(patient: PdfInspect
     patient.close()
 
     with pytest.raises(InspectorClosed):
-        await asyncio.wait_for(task, TEST_TIMEOUT_S)
-    await asyncio.wait_for(patient.aclose(), TEST_TIMEOUT_S)
+        await task
+    await patient.aclose()
     assert not _pid_alive(pid)
     with pytest.raises(InspectorClosed):
         await patient.inspect(pf.make_pdf())
 
 
 def test_a_spinning_child_stops_by_itself_when_nobody_kills_it() -> None:
-    """The CPU limit: what ends a hung child if the bot itself died and cannot time it out."""
-    job = _encode_job("tests.pdf_factory:misbehaving_worker", (), PdfCheckLimits(timeout_s=0.5),
-                      pf.make_trigger("hang"))
-
-    child = subprocess.run(
-        [sys.executable, "-c", "from storage.pdfcheck import child_main; child_main()"],
-        input=job, capture_output=True, env=_child_environment(),
-        timeout=60,  # a guard only; the CPU limit is 2 s
-    )
-
-    assert child.returncode == -signal.SIGXCPU
+    """The CPU limit is the kernel's: a hung child ends without the bot doing anything."""
+    zygote = subprocess.Popen(
+        [sys.executable, "-c", "from storage.sandbox import zygote_main; zygote_main()", "[]"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_environment())
+    try:
+        assert zygote.stdout.read(1) == _READY
+        _write_frame(zygote.stdin, {"job": "storage.pdfcheck:pdf_job", "cpu_seconds": 1,
+                                    "memory_bytes": 512 * 1024 * 1024,
+                                    "params": {"worker": "tests.pdf_factory:misbehaving_worker", "trust_roots": []}},
+                     pf.make_trigger("hang"))
+        answer, output = _read_frame(zygote.stdout)
+    finally:
+        zygote.kill()
+        zygote.wait()
+    assert answer["status"] == "cpu" and output == b""
 
 
 def test_child_gets_no_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:secret")
     monkeypatch.setenv("DATABASE_URL", "postgresql://user:password@db/dondoc")
 
-    env = _child_environment()
+    env = child_environment()
 
     assert "TELEGRAM_BOT_TOKEN" not in env and "DATABASE_URL" not in env
     assert str(Path(__file__).resolve().parents[1]) in env["PYTHONPATH"].split(os.pathsep)

@@ -2,7 +2,8 @@
 
 One module per stage, in the order a letter goes through them:
 
-- ``reading``: the bytes of a ``.txt`` / ``.docx`` / ``.pdf`` file, or a paste, to text (``LetterError``).
+- ``reading``: the bytes of a ``.txt`` / ``.docx`` / ``.pdf`` file (parsed in the sandbox,
+  ``storage.letterfile``), or a paste, to text (``LetterError``).
 - ``header``: number, date, place, subject, recipients ("Kính gửi"); where the body starts; without a
   dated header, number and date from a title line or the body's sentence issuing the letter (the
   letter's own year, for deadlines written without one).
@@ -36,6 +37,7 @@ from handlers.letters.reading import (
     check_size,
     letter_text,
     paste_text,
+    read_letter,
 )
 from handlers.letters.rendering import draft_json, render_draft
 from handlers.letters.saving import SavedLetter, roster_refs, save_draft, skip_reason
@@ -45,5 +47,5 @@ __all__ = [
     "DEFAULT_GROUP_WORDS", "DELIVERABLE_LIMIT", "ISSUER_KINDS", "MAX_DOCX_UNPACKED_BYTES", "MAX_LETTER_BYTES",
     "MAX_PDF_PAGES", "NO_DEADLINE", "NO_UNITS", "PREFIX_LIMIT", "TITLE_LIMIT", "DraftTask", "GroupWord",
     "LetterDraft", "LetterError", "SavedLetter", "UnitRef", "check_size", "draft_json", "extract_letter",
-    "letter_text", "paste_text", "render_draft", "roster_refs", "save_draft", "skip_reason",
+    "letter_text", "paste_text", "read_letter", "render_draft", "roster_refs", "save_draft", "skip_reason",
 ]
