@@ -35,6 +35,7 @@ class App:
     inspector: PdfInspector
     store: EvidenceStore
     sandbox: Sandbox
+    owns_sandbox: bool = True
     transports: dict[str, Transport] = field(default_factory=dict)
     wake_sender: Callable[[], None] | None = None
     scheduler: object | None = None
@@ -54,11 +55,20 @@ class App:
 
     async def close(self) -> None:
         await stop_web(self)
-        await self.sandbox.aclose()
+        if self.owns_sandbox:
+            await self.sandbox.aclose()
         await self.db.dispose()
 
 
-def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
+def make_sandbox() -> Sandbox:
+    """The bot's one sandbox for every untrusted file (evidence and letters): 3 warm workers, one
+    file of each sender at a time, letters on at most 2 of them, so an evidence PDF always finds a
+    slot soon."""
+    return Sandbox(3, per_owner=1, kind_caps={"letter": 2})
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None, sandbox: Sandbox | None = None) -> App:
+    """``sandbox``: a file sandbox to share (tests); the app then leaves it open when it closes."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     clock = clock or SystemClock()
@@ -66,9 +76,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
     office_calendar = OfficeCalendar(
         calendar, load_calendar_file(settings.calendar_file) if settings.calendar_file else ())
     office_calendar.apply()  # the default corrections and the file; the database's part at start
-    # One sandbox for every untrusted file (evidence and letters): 3 warm workers, one file of each
-    # sender at a time, letters on at most 2 of them, so an evidence PDF always finds a slot soon.
-    sandbox = Sandbox(3, per_owner=1, kind_caps={"letter": 2})
+    owns_sandbox = sandbox is None
+    sandbox = sandbox or make_sandbox()
     inspector = PdfInspector(trust_roots=load_trust_roots(settings.trust_roots_dir), sandbox=sandbox)
     store = EvidenceStore(settings.data_dir / "evidence")
     ctx = HandlerContext(db=db, clock=clock, tz=settings.tz, calendar=calendar, bot_username=settings.bot_username,
@@ -76,7 +85,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
                          letters=LetterReader(sandbox))
     return App(settings=settings, db=db, clock=clock, calendar=calendar, ctx=ctx, conversation=Conversation(ctx),
                inspector=inspector, store=store, office_calendar=office_calendar,
-               sandbox=sandbox)
+               sandbox=sandbox, owns_sandbox=owns_sandbox)
 
 
 async def start_web(app: App, web_app=None):

@@ -225,13 +225,21 @@ def _pdf(data: bytes, name: str) -> str:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, DeprecationError, LimitReachedError
 
+    cert_encrypted = LetterError(
+        f"Tệp PDF «{name}» được mã hoá bằng chứng thư số của người nhận, chỉ người đó mở được. "
+        "Hãy gửi bản không mã hoá.")
     try:
-        reader = PdfReader(io.BytesIO(data))
+        try:
+            reader = PdfReader(io.BytesIO(data))
+        except NotImplementedError:  # pypdf opens only the password ("/Standard") security handler
+            from storage.pdfcheck import _foreign_security_handler
+
+            if _foreign_security_handler(data):
+                raise cert_encrypted from None
+            raise
         if reader.is_encrypted:
             if _security_handler(reader) not in ("/Standard", None):
-                raise LetterError(
-                    f"Tệp PDF «{name}» được mã hoá bằng chứng thư số của người nhận, chỉ người đó mở được. "
-                    "Hãy gửi bản không mã hoá.")
+                raise cert_encrypted
             if not reader.decrypt(""):
                 raise LetterError(f"Tệp PDF «{name}» có mật khẩu, không đọc được. Hãy gửi bản không đặt mật khẩu.")
         pages = reader.pages

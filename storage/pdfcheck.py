@@ -303,7 +303,10 @@ def _read_structure(data: bytes, PdfReader: Any, PasswordType: Any) -> tuple[Any
     """Parse with pypdf, deal with encryption and walk the page tree; (reader, pages, empty_password)."""
     from pypdf.errors import LimitReachedError
 
-    reader = PdfReader(io.BytesIO(data), strict=False)
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except NotImplementedError:  # pypdf opens only the password ("/Standard") security handler
+        raise _Refused("cert_encrypted" if _foreign_security_handler(data) else "broken") from None
     empty_password = False
     if reader.is_encrypted:
         if _security_handler(reader) not in ("/Standard", None):
@@ -324,6 +327,20 @@ def _read_structure(data: bytes, PdfReader: Any, PasswordType: Any) -> tuple[Any
     if pages > MAX_PAGES:
         raise _Refused("too_many_pages")
     return reader, pages, empty_password
+
+
+def _foreign_security_handler(data: bytes) -> bool:
+    """Encrypted with another handler than passwords (e.g. /Adobe.PubSec, for certificates)?
+    Asked of pyHanko, which reads the encryption dictionary of such files."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        encrypt = PdfFileReader(io.BytesIO(data), strict=False).encrypt_dict
+        return encrypt is not None and str(encrypt.get("/Filter")) != "/Standard"
+    except MemoryError:
+        raise
+    except Exception:
+        return False
 
 
 def _security_handler(reader: Any) -> str | None:

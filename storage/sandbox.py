@@ -64,6 +64,8 @@ DEFAULT_PRELOAD = (
 )
 
 _READY = b"R"
+#: Scheduling priority of the workers, relative to the bot (higher is lower priority).
+_NICE = 5
 #: How long a zygote has to reap its child and exit after SIGTERM before its group is SIGKILLed
 #: (a fallback for a stuck zygote; no verdict depends on it).
 _KILL_GRACE_S = 10.0
@@ -169,6 +171,8 @@ def zygote_main() -> None:
 
     logging.disable(logging.CRITICAL)  # parser chatter about hostile files is noise
     signal.signal(signal.SIGTERM, _stop_zygote)
+    with contextlib.suppress(OSError):
+        os.nice(_NICE)  # parsing strangers' files yields the CPU to the bot itself (limits are CPU time)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the frames
     for module in json.loads(sys.argv[1]) if len(sys.argv) > 1 else ():
@@ -374,7 +378,8 @@ class Sandbox:
         self._free: list[_Slot] = list(self._slots)
         self._busy: set[_Slot] = set()
         self._threads = ThreadPoolExecutor(workers, thread_name_prefix="sandbox")
-        self._warming = ThreadPoolExecutor(workers, thread_name_prefix="sandbox-warm")
+        # One at a time: three interpreters importing pyHanko at once would stall the bot's start-up.
+        self._warming = ThreadPoolExecutor(1, thread_name_prefix="sandbox-warm")
         self._queues: collections.OrderedDict[str, collections.deque[_Waiter]] = collections.OrderedDict()
         self._running_owner: collections.Counter[str] = collections.Counter()
         self._running_kind: collections.Counter[str] = collections.Counter()

@@ -45,9 +45,9 @@ def shared_sandbox():
     if _SANDBOX is None or _SANDBOX.closed:
         import atexit
 
-        from storage.sandbox import Sandbox
+        from bot.app import make_sandbox
 
-        _SANDBOX = Sandbox(2, per_owner=1)
+        _SANDBOX = make_sandbox()
         atexit.register(_SANDBOX.close)
     return _SANDBOX
 

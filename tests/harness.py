@@ -13,6 +13,7 @@ from bot.demo import load_demo
 from bot.settings import load_settings
 from schedules.clock import FixedClock
 from storage.migrate import upgrade
+from tests.conftest import shared_sandbox
 from storage.models import Assignment, Person, Role, Task, Unit
 from storage.queries import create_invite
 from tests.conftest import VN, vn
@@ -78,7 +79,8 @@ async def running_channels(tmp_path, *, clock: FixedClock, demo_at, telegram: bo
     if zfake is not None:
         await zfake.start()
         settings.update(zalo_bot_token=zfake.token, zalo_api_base=zfake.base_url)
-    app = build_app(load_settings(data_dir=tmp_path / "data", **settings), clock=clock)
+    app = build_app(load_settings(data_dir=tmp_path / "data", **settings), clock=clock,
+                    sandbox=shared_sandbox())  # warm workers shared by every test
     await upgrade(app.db)
     await load_demo(app.db, now=demo_at, tz=VN)
     stop, ready = asyncio.Event(), asyncio.Event()
