@@ -284,6 +284,18 @@ def _security_handler(reader: Any) -> str | None:
         return None
 
 
+def warm_up() -> None:
+    """Read a small .docx made here, so the sandbox's worker has python-docx warm before it forks."""
+    from docx import Document
+
+    out = io.BytesIO()
+    document = Document()
+    document.add_paragraph("Công văn")
+    document.add_table(1, 1).cell(0, 0).text = "Phòng Nội vụ"
+    document.save(out)
+    read_letter_sync(out.getvalue(), "warm.docx")
+
+
 # --- the sandbox --------------------------------------------------------------------------------
 
 

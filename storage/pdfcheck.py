@@ -548,6 +548,25 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:_PROBLEM_MAX]
 
 
+def warm_up() -> None:
+    """Run one check on a small PDF made here, so the sandbox's worker has every lazy import and
+    cache of pypdf and pyHanko filled before it forks children (they inherit it all)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(100, 100)
+    out = io.BytesIO()
+    writer.write(out)
+    inspect_pdf_sync(out.getvalue())
+    _run_coroutine(_warm_validation())
+
+
+async def _warm_validation() -> None:
+    from pyhanko_certvalidator import ValidationContext
+
+    await ValidationContext(trust_roots=[], allow_fetching=False).aclose()
+
+
 # --------------------------------------------------------------------------------------------
 # The job in the sandbox and its wire format
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -50,7 +51,8 @@ __all__ = ["JobLimits", "JobResult", "Sandbox", "SandboxClosed", "child_environm
 
 log = logging.getLogger(__name__)
 
-#: Modules every zygote imports before its first job (a job may import more; the fork inherits them).
+#: Modules every zygote imports before its first job (a job may import more; the fork inherits them);
+#: ``"module:function"`` also calls a warm-up function of the module once.
 DEFAULT_PRELOAD = (
     "pypdf",
     "pyhanko.pdf_utils.reader",
@@ -59,13 +61,14 @@ DEFAULT_PRELOAD = (
     "pyhanko.sign.diff_analysis",
     "pyhanko_certvalidator",
     "docx",
-    "storage.pdfcheck",
-    "storage.letterfile",
+    "storage.pdfcheck:warm_up",
+    "storage.letterfile:warm_up",
 )
 
 _READY = b"R"
 #: Scheduling priority of the workers, relative to the bot (higher is lower priority).
 _NICE = 5
+_PIPE_BYTES = 1024 * 1024
 #: How long a zygote has to reap its child and exit after SIGTERM before its group is SIGKILLed
 #: (a fallback for a stuck zygote; no verdict depends on it).
 _KILL_GRACE_S = 10.0
@@ -166,33 +169,64 @@ def _read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes] | None:
 
 
 def zygote_main() -> None:
-    """The worker's entry point: preload, say ready, then one forked child per job until EOF."""
+    """The worker's entry point: preload, say ready, then keep one pre-forked child waiting.
+
+    The waiting child reads the next job straight from the zygote's stdin, runs it under its
+    limits and hands its answer to the zygote over a private pipe; the zygote reaps it, tells the
+    bot how it ended, and forks the next one. So the fork, and the copy-on-write faults of a first
+    run (the child repeats the warm-ups before it waits), are paid between jobs, not during one.
+    """
     import importlib
 
     logging.disable(logging.CRITICAL)  # parser chatter about hostile files is noise
     signal.signal(signal.SIGTERM, _stop_zygote)
     with contextlib.suppress(OSError):
         os.nice(_NICE)  # parsing strangers' files yields the CPU to the bot itself (limits are CPU time)
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the frames
-    for module in json.loads(sys.argv[1]) if len(sys.argv) > 1 else ():
-        importlib.import_module(module)
+    warm_ups: list[Callable[[], Any]] = []
+    for entry in json.loads(sys.argv[1]) if len(sys.argv) > 1 else ():
+        module, _, function = entry.partition(":")
+        imported = importlib.import_module(module)
+        if function:  # a warm-up: fills lazy imports and caches once, for every fork to inherit
+            warm_ups.append(getattr(imported, function))
+    _warm(warm_ups)
+    gc.collect()
+    gc.freeze()  # children's collections then leave the inherited objects (and their pages) alone
     stdout.write(_READY)
     stdout.flush()
+    failed_spares = 0
     while True:
-        frame = _read_frame(stdin)
-        if frame is None:
-            return
-        header, data = frame
-        status, detail, output = _fork_job(header, data)
+        ended = _next_child(warm_ups)
+        if ended is None:
+            return  # the bot closed our stdin
+        status, detail, output = ended
+        if status == "retry":
+            failed_spares += 1
+            if failed_spares >= 3:
+                return  # something is wrong with this worker: the bot will start another
+            continue
+        failed_spares = 0
         _write_frame(stdout, {"status": status, "detail": detail[:_DETAIL_MAX]}, output)
 
 
+def _warm(warm_ups: list[Callable[[], Any]], *, unless_readable: int | None = None) -> None:
+    """Run the warm-ups; with ``unless_readable``, stop as soon as that fd has input (a job waits)."""
+    import select
+
+    for warm_up in warm_ups:
+        if unless_readable is not None and select.select([unless_readable], [], [], 0)[0]:
+            return
+        with contextlib.suppress(Exception):
+            warm_up()
+
+
 _current_child = 0
+_NO_JOB = 3  # a waiting child's exit code when stdin ends (the bot is gone)
 
 
 def _stop_zygote(signum: int, frame: Any) -> None:
-    """SIGTERM: kill the running child and reap it, then exit (so no child outlives the zygote)."""
+    """SIGTERM: kill the child and reap it, then exit (so no child outlives the zygote)."""
     if _current_child:
         with contextlib.suppress(OSError):
             os.kill(_current_child, signal.SIGKILL)
@@ -200,46 +234,65 @@ def _stop_zygote(signum: int, frame: Any) -> None:
     os._exit(0)
 
 
-def _fork_job(header: dict[str, Any], data: bytes) -> tuple[str, str, bytes]:
+def _next_child(warm_ups: list[Callable[[], Any]]) -> tuple[str, str, bytes] | None:
+    """Fork the waiting child, let it take one job, and say how it ended (None: no more jobs)."""
     global _current_child
-    cpu_seconds = int(header["cpu_seconds"])
     read_end, write_end = os.pipe()
+    _widen(write_end)
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.close(read_end)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)  # parser chatter about hostile files stays out of the bot's log
-        os.close(devnull)
-        _child(header, data, write_end)
+        _child(warm_ups, write_end)
     _current_child = pid
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
-        frame = _read_frame(pipe)
+        started = _read_frame(pipe)  # {"status": "started", "cpu_seconds": …} once it has a job
+        frame = _read_frame(pipe) if started is not None else None
     _, wait_status, usage = os.wait4(pid, 0)
     _current_child = 0
+    if started is None:  # it never took a job: no more jobs, or it died waiting (fork another)
+        if os.WIFEXITED(wait_status) and os.WEXITSTATUS(wait_status) == _NO_JOB:
+            return None
+        return "retry", "", b""
+    if frame is not None:
+        answer, output = frame
+        return str(answer.get("status", "crash")), str(answer.get("detail", "")), output
+    cpu_seconds = int(started[0].get("cpu_seconds", 0)) if started is not None else 0
+    # The child took a job ("started") and then died before answering.
     used = usage.ru_utime + usage.ru_stime
     if os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
-        if sig == getattr(signal, "SIGXCPU", None) or (sig == signal.SIGKILL and used >= cpu_seconds - 0.05):
+        if sig == getattr(signal, "SIGXCPU", None) or (sig == signal.SIGKILL and cpu_seconds and used >= cpu_seconds):
             return "cpu", f"CPU limit of {cpu_seconds} s reached", b""
         if sig == signal.SIGKILL:
             return "memory", "killed (SIGKILL) below its CPU limit", b""
         return "crash", f"killed by signal {sig}", b""
-    if frame is None:
-        return "crash", f"exited with code {os.WEXITSTATUS(wait_status)} and no answer", b""
-    answer, output = frame
-    return str(answer.get("status", "crash")), str(answer.get("detail", "")), output
+    return "crash", f"exited with code {os.WEXITSTATUS(wait_status)} and no answer", b""
 
 
-def _child(header: dict[str, Any], data: bytes, write_end: int) -> None:
+def _child(warm_ups: list[Callable[[], Any]], answer_fd: int) -> None:
+    """The pre-forked child: warm up, wait for one job on stdin, run it, answer, exit."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # parser chatter about hostile files stays out of the bot's log
+    os.dup2(devnull, 1)  # and nothing but the zygote writes to the bot
+    os.close(devnull)
+    answer = os.fdopen(answer_fd, "wb")
     status, detail, output = "crash", "", b""
     try:
+        # Take the copy-on-write faults now, before a job waits on them (unless one already does).
+        _warm(warm_ups, unless_readable=0)
+        frame = _read_frame(sys.stdin.buffer)
+        if frame is None:
+            os._exit(_NO_JOB)
+        header, data = frame
         import importlib
 
         module, _, name = header["job"].partition(":")
         fn = getattr(importlib.import_module(module), name)  # before the limits: our code, not the file
-        _limit(int(header["cpu_seconds"]), int(header["memory_bytes"]))
+        cpu_seconds = _limit(int(header["cpu_seconds"]), int(header["memory_bytes"]))
+        # Tell the zygote the job started and its CPU limit, in case the kernel ends us.
+        _write_frame(answer, {"status": "started", "cpu_seconds": cpu_seconds}, b"")
         output = fn(data, header["params"])
         if not isinstance(output, bytes):
             raise TypeError(f"job returned {type(output).__name__}, not bytes")
@@ -249,18 +302,32 @@ def _child(header: dict[str, Any], data: bytes, write_end: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - whatever the job lets out is reported, never raised
         status, detail, output = "crash", f"{type(exc).__name__}: {exc}", b""
     try:
-        with os.fdopen(write_end, "wb") as pipe:
-            _write_frame(pipe, {"status": status, "detail": detail[:_DETAIL_MAX]}, output)
+        _write_frame(answer, {"status": status, "detail": detail[:_DETAIL_MAX]}, output)
+        answer.close()
     finally:
         os._exit(0)
 
 
-def _limit(cpu_seconds: int, memory_bytes: int) -> None:
+def _widen(fd: int) -> None:
+    """Give a pipe a 1 MB buffer (Linux), so a 5 MB file crosses it in a few context switches rather
+    than eighty: on a busy machine each switch may wait for a CPU."""
+    with contextlib.suppress(OSError, AttributeError, ImportError):
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+
+
+def _limit(cpu_seconds: int, memory_bytes: int) -> int:
+    """Limit this process: ``cpu_seconds`` more CPU time, ``memory_bytes`` of address space.
+    Returns the CPU limit as the kernel sees it (the warm-up's time included)."""
     import resource
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    total = math.ceil(usage.ru_utime + usage.ru_stime) + cpu_seconds
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crashing parser must not dump its memory
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
+    return total
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,6 +357,9 @@ class _Slot:
                 env=child_environment(), start_new_session=True, close_fds=True,
             )
             self.proc = proc
+            assert proc.stdin is not None and proc.stdout is not None
+            _widen(proc.stdin.fileno())
+            _widen(proc.stdout.fileno())
             if self.sandbox.closed:  # closed while we started it
                 self.kill()
                 raise SandboxClosed("the sandbox is closed")
