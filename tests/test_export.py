@@ -330,3 +330,16 @@ def test_labels_are_shortened_with_an_ellipsis():
     assert len(short) <= 40 and short.endswith("…") and title.startswith(short[:-1])
     assert shorten("Báo cáo ngắn") == "Báo cáo ngắn"
 
+
+
+async def test_dollar_signs_in_a_title_are_drawn_as_text(demo):
+    """Matplotlib reads "$…$" as TeX: an unbalanced or bad one used to crash the chart (digest, /export)."""
+    import dataclasses
+
+    _, entries, _ = demo
+    titles = ["Báo cáo $x^2$ quý 3", "Chi phí $5 và $", r"Kế hoạch $\frac{$", "$$$"]
+    odd = [dataclasses.replace(entries[0], task=entries[0].task.model_copy(update={"title": title}))
+           for title in titles]
+    assert [entry.task.title for entry in odd] == titles
+    data, _ = _chart(odd)
+    assert _png_size(data)[0] == 1100
