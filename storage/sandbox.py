@@ -560,8 +560,12 @@ class Sandbox:
             if not queue:
                 del self._queues[owner]
             slot = self._free.pop()
+            try:
+                waiter.future.set_result(slot)
+            except RuntimeError:  # its event loop is gone (a test's loop closed): the slot stays free
+                self._free.append(slot)
+                continue
             self._take(slot, waiter.owner, waiter.kind)
-            waiter.future.set_result(slot)
         for owner in [owner for owner, queue in self._queues.items() if not queue]:
             del self._queues[owner]
 
