@@ -7,19 +7,22 @@ How it works:
 
 * Each of the ``workers`` slots is a *zygote*: a fresh Python interpreter (not a fork of the bot:
   it shares no threads, sockets, secrets or state with it) that imports the parsers once (pypdf,
-  pyHanko, python-docx …) and then waits. For each job the zygote ``fork()``s a child, which sets
-  its limits, runs the job and exits; so a job pays a fork (milliseconds), not the interpreter's
-  start-up and imports (about 0.45 s), and every job starts from the same clean state.
+  pyHanko, python-docx …), runs their warm-ups, and keeps one *pre-forked* child waiting. The
+  child repeats the warm-ups (taking its copy-on-write faults early) unless a job is already
+  waiting, reads one job from the zygote's stdin, sets its limits, runs it and exits; the zygote
+  reports how it ended and forks the next. So a job pays neither the interpreter's start-up and
+  imports (about 0.45 s) nor a fork, and every job starts from the same clean state.
 * Limits are the kernel's, per child: ``RLIMIT_CPU`` (CPU seconds; SIGXCPU, then SIGKILL) and
-  ``RLIMIT_AS`` (address space; allocations fail with MemoryError). There is no wall-clock timeout:
-  a busy machine makes a job slower, never gives it another verdict.
+  ``RLIMIT_AS`` (address space beyond the worker's own; allocations fail with MemoryError). There
+  is no wall-clock timeout: a busy machine makes a job slower, never gives it another verdict.
+  The workers run at a lower priority (nice 5) than the bot.
 * The pool is fair: at most ``per_owner`` jobs of one owner (a sender) run at once, at most
   ``kind_caps[kind]`` of one kind (e.g. letters), and a free slot goes to the owners in turn
   (round robin), so one sender's slow files wait behind each other, not in front of everyone else.
 * The bot talks to a zygote over its stdin/stdout on the sandbox's own threads (one per slot), not
   on the default executor the evidence store and others use.
-* A zygote whose job is cancelled, or that dies, is killed with its child (its own process group)
-  and replaced by a fresh one on the next job.
+* A zygote whose job is cancelled, or that dies, is killed with its child (SIGTERM: it kills and
+  reaps the child, then exits) and replaced by a fresh one on the next job.
 
 A job is a module-level function ``fn(data: bytes, params: dict) -> bytes``, named
 ``"module:function"``; its result travels back as bytes (callers use JSON, never pickle, so even a
@@ -81,7 +84,8 @@ class SandboxClosed(RuntimeError):
 
 @dataclass(frozen=True)
 class JobLimits:
-    """What one job may use: CPU seconds (rounded up to whole seconds) and address space."""
+    """What one job may use: CPU seconds (rounded up to whole seconds) and address space (MB
+    beyond what the worker maps before the job)."""
 
     cpu_seconds: float
     memory_mb: int
@@ -318,14 +322,20 @@ def _widen(fd: int) -> None:
 
 
 def _limit(cpu_seconds: int, memory_bytes: int) -> int:
-    """Limit this process: ``cpu_seconds`` more CPU time, ``memory_bytes`` of address space.
+    """Limit this process: ``cpu_seconds`` more CPU time, ``memory_bytes`` more address space than
+    the worker itself maps (its interpreter and parsers, about 110 MB, and the file it was given).
     Returns the CPU limit as the kernel sees it (the warm-up's time included)."""
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     total = math.ceil(usage.ru_utime + usage.ru_stime) + cpu_seconds
+    try:
+        with open("/proc/self/statm") as statm:
+            baseline = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        baseline = 0  # not Linux: the limit is absolute
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crashing parser must not dump its memory
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_AS, (baseline + memory_bytes, baseline + memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (total, total + 1))
     return total
 
