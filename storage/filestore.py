@@ -63,7 +63,7 @@ def clean_pdf_name(name: str | None) -> str:
     ``setup.pdf``): the bytes were checked to be a PDF and nothing else."""
     text = clean_file_name(name)
     stem, dot, suffix = text.rpartition(".")
-    if dot and stem and 0 < len(suffix) <= 10 and " " not in suffix:
+    if dot and stem and 0 < len(suffix) <= 10 and suffix.isalnum() and not suffix.isdigit():  # "v1.2" keeps ".2"
         text = stem.rstrip(" .")
     return clean_file_name(text[:NAME_CHARS - 4] + ".pdf")
 

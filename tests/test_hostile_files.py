@@ -147,6 +147,8 @@ def test_reasons_name_the_real_cause() -> None:
     ("hoa\u202edpf.exe", "hoadpf.pdf"),  # a right-to-left override
     ("Báo\u200b cáo\ufeff.PDF", "Báo cáo.pdf"),  # zero-width space, BOM
     ("", "tai-lieu.pdf"),
+    ("Báo cáo v1.2", "Báo cáo v1.2.pdf"),
+    ("bao.cao.tar.gz", "bao.cao.tar.pdf"),
 ])
 def test_evidence_is_handed_out_under_a_clean_pdf_name(name: str, clean: str) -> None:
     assert clean_pdf_name(name) == clean
@@ -275,3 +277,4 @@ async def test_polyglots_control_characters_and_active_content_end_to_end(world)
         stored = await evidence_of(session, assignment.id)
         assert [e.file_name for e in stored] == ["dong1 dong2 cuoi.pdf"]
         assert len((await session.exec(select(Evidence))).all()) == 1  # the polyglots left nothing
+

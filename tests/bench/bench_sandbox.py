@@ -133,3 +133,57 @@ async def test_whole_intake_through_the_running_bot(tmp_path, monkeypatch) -> No
         await app.close()
         await fake.close()
     print("\n" + "\n".join(lines))
+
+
+async def test_receipt_while_hostile_files_are_in_flight(tmp_path, monkeypatch) -> None:
+    """The running bot: the coordinator sends bomb letters to /assign (read by a parser that falls
+    for them, so each runs to its 1 s CPU limit), another officer sends PDFs that spin until their
+    1 s CPU limit; an officer sends an ordinary signed PDF. Prints when its receipt came.
+
+    On SQLite every update's unit of work takes the write lock first (the inbound update log's
+    claim) and holds it while the file is checked, so the receipt waits for the hostile files'
+    transactions (or fails with "database is locked" past SQLite's 10 s busy timeout) even though
+    the sandbox checks the file at once (tests/test_hostile_files.py shows that part)."""
+    from storage.letterfile import LetterLimits, LetterReader
+    from storage.pdfcheck import PdfCheckLimits
+    from tests import hostile as h
+    from tests.conftest import shared_sandbox
+    from tests.harness import NOW, running_bot
+
+    _, ca = pdf_factory.make_signed_pdf()
+    roots = tmp_path / "roots"
+    roots.mkdir()
+    (roots / "ca.cer").write_bytes(ca)
+    monkeypatch.chdir(tmp_path)
+    clock = FixedClock(NOW)
+    async with running_bot(tmp_path, clock=clock, demo_at=NOW, trust_roots_dir=roots) as (fake, app):
+        world = World(fake, app, clock)
+        sandbox = shared_sandbox()
+        app.ctx.letters = LetterReader(sandbox, LetterLimits(cpu_seconds=1), job=h.old_docx_reader_job)
+        app.ctx.inspector = PdfInspector([ca], PdfCheckLimits(cpu_seconds=1), worker=pdf_factory.misbehaving_worker,
+                                         sandbox=sandbox)
+        coordinator = await world.register("Nguyễn Thị Hương")
+        attacker = await world.register("Nguyễn Văn An")
+        officer = await world.register("Võ Thị Lan")
+        assignment = await world.assignment("VP", 0)
+        officer.send_command("/tasks")
+        tasks = await officer.next_message()
+        officer.press(tasks, f"submit:{assignment.id}")
+        await officer.next_message()
+        coordinator.send_command("/assign")
+        await coordinator.next_message()
+        for i in range(3):
+            coordinator.send_document(h.vmerge_chain(), f"bom-{i}.docx", mime_type="application/octet-stream")
+            attacker.send_document(pdf_factory.make_trigger("hang"), f"treo-{i}.pdf")
+        signed, _ = pdf_factory.make_signed_pdf(pages=2)
+        started = time.perf_counter()
+        officer.send_document(signed, "bao-cao.pdf")
+        try:
+            receipt = await officer.next_message(timeout=120)
+            outcome = "receipt" if "Đã nhận" in (receipt.text or "") else f"answer {receipt.text!r}"
+        except TimeoutError:
+            outcome = "no answer within 120 s"
+        waited = time.perf_counter() - started
+        answered = len(coordinator.received) - 2 + len(attacker.received) - 2
+        print(f"\nordinary signed PDF during 6 hostile files: {outcome} after {waited:.2f} s; "
+              f"{answered} of 6 hostile files answered by then")
