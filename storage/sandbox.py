@@ -15,7 +15,7 @@ How it works:
 * Limits are the kernel's, per child: ``RLIMIT_CPU`` (CPU seconds; SIGXCPU, then SIGKILL) and
   ``RLIMIT_AS`` (address space beyond the worker's own; allocations fail with MemoryError). There
   is no wall-clock timeout: a busy machine makes a job slower, never gives it another verdict.
-  The workers run at a lower priority (nice 5) than the bot.
+  The workers run at a lower priority (``nice``, default 5) than the bot.
 * The pool is fair: at most ``per_owner`` jobs of one owner (a sender) run at once, at most
   ``kind_caps[kind]`` of one kind (e.g. letters), and a free slot goes to the owners in turn
   (round robin), so one sender's slow files wait behind each other, not in front of everyone else.
@@ -70,7 +70,7 @@ DEFAULT_PRELOAD = (
 
 _READY = b"R"
 #: Scheduling priority of the workers, relative to the bot (higher is lower priority).
-_NICE = 5
+DEFAULT_NICE = 5
 _PIPE_BYTES = 1024 * 1024
 #: How long a zygote has to reap its child and exit after SIGTERM before its group is SIGKILLed
 #: (a fallback for a stuck zygote; no verdict depends on it).
@@ -184,8 +184,8 @@ def zygote_main() -> None:
 
     logging.disable(logging.CRITICAL)  # parser chatter about hostile files is noise
     signal.signal(signal.SIGTERM, _stop_zygote)
-    with contextlib.suppress(OSError):
-        os.nice(_NICE)  # parsing strangers' files yields the CPU to the bot itself (limits are CPU time)
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        os.nice(int(sys.argv[2]))  # parsing strangers' files yields the CPU to the bot (limits are CPU time)
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must not corrupt the frames
     warm_ups: list[Callable[[], Any]] = []
@@ -362,7 +362,7 @@ class _Slot:
                 raise SandboxClosed("the sandbox is closed")
             proc = subprocess.Popen(
                 [self.sandbox.python, "-c", "from storage.sandbox import zygote_main; zygote_main()",
-                 json.dumps(list(self.sandbox.preload))],
+                 json.dumps(list(self.sandbox.preload)), str(self.sandbox.nice)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # stderr: the bot's, for start-up errors
                 env=child_environment(), start_new_session=True, close_fds=True,
             )
@@ -432,7 +432,9 @@ class Sandbox:
     ``workers``: how many jobs run at once (default 3). ``per_owner``: how many of one owner's jobs
     may run at once (default: all slots but one, at least 1). ``kind_caps``: the same per kind of
     job (e.g. ``{"letter": 1}``). ``preload``: modules the zygotes import up front. ``python``: the
-    interpreter (default: this one).
+    interpreter (default: this one). ``nice``: how much lower the workers' priority is than the
+    bot's (default 5: on a busy machine the bot answers first; limits are CPU time, so no verdict
+    changes).
     """
 
     def __init__(
@@ -443,6 +445,7 @@ class Sandbox:
         kind_caps: Mapping[str, int] | None = None,
         preload: Iterable[str] = DEFAULT_PRELOAD,
         python: str | None = None,
+        nice: int = DEFAULT_NICE,
     ) -> None:
         if workers < 1:
             raise ValueError("a sandbox needs at least one worker")
@@ -453,6 +456,7 @@ class Sandbox:
         self.kind_caps = dict(kind_caps or {})
         self.preload = tuple(preload)
         self.python = python or sys.executable
+        self.nice = nice
         self.closed = False
         self._slots = [_Slot(self, i) for i in range(workers)]
         self._free: list[_Slot] = list(self._slots)
