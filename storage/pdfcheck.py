@@ -234,7 +234,8 @@ def polyglot_reason(data: bytes) -> str | None:
       HTML pages, executables and archives put first to be read as themselves.
     * No ZIP end-of-directory record where ZIP readers look for it (it ends the file, after its
       comment): that is a ZIP archive whose first member happens to be a PDF.
-    * After the last ``%%EOF``, blank space or anything but another format's signature.
+    * After the last ``%%EOF``, blank space or anything that does not start with another format's
+      signature (an HTML page, an executable, an archive).
     """
     start = data.find(b"%PDF-", 0, HEADER_WINDOW)
     if start > 0 and data[:start].strip(_BLANK):
@@ -250,7 +251,7 @@ def polyglot_reason(data: bytes) -> str | None:
     eof = data.rfind(b"%%EOF")
     if eof >= 0:
         trailing = data[eof + 5:].strip(_BLANK).lower()
-        if trailing and any(signature in trailing for signature in _FOREIGN):
+        if trailing.startswith(_FOREIGN):
             return "another format after the last %%EOF"
     return None
 

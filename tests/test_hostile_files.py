@@ -116,6 +116,7 @@ async def test_polyglots_are_refused_before_any_child(make) -> None:
 
 def test_blank_space_before_the_header_and_after_eof_is_no_polyglot() -> None:
     assert inspect_pdf_sync(b"\r\n  " + pf.make_pdf() + b"\n\n\x00").ok
+    assert inspect_pdf_sync(pf.make_pdf() + b"\r\nscanner junk: mz <html>\n").ok  # no signature at its start
 
 
 @pytest.mark.parametrize("kind", ["javascript", "launch", "embedded_file"])
