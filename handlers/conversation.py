@@ -22,7 +22,7 @@ from handlers.chat import Incoming, Reply
 from handlers.links import LinkIssuer
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock
-from storage.channels import claim_update, touch_identity
+from storage.channels import claim_update, touch_identity, update_handled
 from storage.db import Database
 from storage.models import Person, Role, Unit
 from storage.queries import get_state, person_by_identity
@@ -71,6 +71,10 @@ class Request:
     @property
     def role(self) -> Role:
         return Role(self.person.role)
+
+
+class _HandledMeanwhile(Exception):
+    """The update was claimed by another handling while this one worked (rolled back)."""
 
 
 Handler = Callable[[Request], Awaitable[list[Reply]]]
@@ -140,26 +144,43 @@ class Conversation:
         return [c for c in self.commands.values() if role in c.roles]
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
+        """The replies to ``incoming``, handled in one unit of work, exactly once per update.
+
+        The writes every update makes (the claim in the update log, the identity's last use) come
+        last: on SQLite the first write takes the database's one write lock until the commit, and
+        a file is checked (in the sandbox, up to its CPU limit) before anything else is written;
+        taking the lock first would make every other chat wait for that check."""
         now = self.ctx.clock.now()
-        async with self.ctx.db.session() as session:
-            sender = incoming.sender
-            if incoming.update_id is not None and not await claim_update(
-                    session, channel=sender.channel, update_id=incoming.update_id, now=now):
-                return []  # handled before (a replay, or a restart after the handling committed)
-            person = await person_by_identity(session, sender.channel, sender.user_id)
-            if person is not None:
-                await touch_identity(session, channel=sender.channel, external_id=sender.user_id, now=now)
-            if incoming.command == "start":
-                replies = await onboarding.start(incoming, session, person, now)
-                if replies is not None:
-                    return replies
-            if person is None:
-                return [Reply(m.NOT_REGISTERED)]
-            if person.unreachable_since is not None:  # they write to us again: they can be reached
-                person.unreachable_since = None
-            unit = await session.get(Unit, person.unit_id) if person.unit_id else None
-            request = Request(incoming, session, person, unit, self.ctx, now)
-            return await self._route(request)
+        sender = incoming.sender
+        try:
+            async with self.ctx.db.session() as session:
+                if incoming.update_id is not None and await update_handled(
+                        session, channel=sender.channel, update_id=incoming.update_id):
+                    return []  # handled before (a replay, or a restart after the handling committed)
+                person = await person_by_identity(session, sender.channel, sender.user_id)
+                replies = await self._replies(incoming, session, person, now)
+                if incoming.update_id is not None and not await claim_update(
+                        session, channel=sender.channel, update_id=incoming.update_id, now=now):
+                    raise _HandledMeanwhile  # a replay handled at the same time won: undo ours
+                if person is not None:
+                    await touch_identity(session, channel=sender.channel, external_id=sender.user_id, now=now)
+                    if person.unreachable_since is not None:  # they write to us again: they can be reached
+                        person.unreachable_since = None
+                return replies
+        except _HandledMeanwhile:
+            return []
+
+    async def _replies(self, incoming: Incoming, session: AsyncSession, person: Person | None,
+                       now: datetime) -> list[Reply]:
+        if incoming.command == "start":
+            replies = await onboarding.start(incoming, session, person, now)
+            if replies is not None:
+                return replies
+        if person is None:
+            return [Reply(m.NOT_REGISTERED)]
+        unit = await session.get(Unit, person.unit_id) if person.unit_id else None
+        request = Request(incoming, session, person, unit, self.ctx, now)
+        return await self._route(request)
 
     async def _route(self, request: Request) -> list[Reply]:
         incoming = request.incoming

@@ -69,6 +69,15 @@ async def record_update(session: AsyncSession, *, channel: str, update_id: str, 
     return (await session.exec(statement)).rowcount == 1
 
 
+async def update_handled(session: AsyncSession, *, channel: str, update_id: str) -> bool:
+    """Was this update handled already? A read: takes no lock (see ``claim_update`` for the claim)."""
+    query = (select(InboundUpdate.id)
+             .where(InboundUpdate.channel == channel, InboundUpdate.update_id == update_id,
+                    InboundUpdate.handled_at != None)  # noqa: E711
+             .limit(1))
+    return (await session.exec(query)).first() is not None
+
+
 async def claim_update(session: AsyncSession, *, channel: str, update_id: str, now: datetime) -> bool:
     """Mark an update handled, in the transaction that handles it; False when it already was."""
     result = await session.exec(
