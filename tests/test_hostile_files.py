@@ -279,3 +279,47 @@ async def test_polyglots_control_characters_and_active_content_end_to_end(world)
         assert [e.file_name for e in stored] == ["dong1 dong2 cuoi.pdf"]
         assert len((await session.exec(select(Evidence))).all()) == 1  # the polyglots left nothing
 
+
+async def test_an_officer_gets_a_receipt_while_hostile_files_are_in_flight_end_to_end(world):
+    """The running bot: the coordinator sends bomb letters to /assign (read by a parser that falls
+    for them, so each runs to its limit), another officer sends PDFs that spin until their CPU limit;
+    an officer's ordinary signed PDF still gets its receipt while those are in flight.
+
+    On SQLite this needs the conversation to write (update claim, last use) only after the work:
+    the first write takes the database's one write lock until the commit."""
+    app = world.app
+    _, ca = pf.make_signed_pdf()
+    app.ctx.letters = LetterReader(app.sandbox, LetterLimits(cpu_seconds=1, memory_mb=384), job=h.old_docx_reader_job)
+    app.ctx.inspector = PdfInspector([ca], PdfCheckLimits(cpu_seconds=1), worker=pf.misbehaving_worker,
+                                     sandbox=app.sandbox)
+    coordinator = await world.register("Nguyễn Thị Hương")
+    attacker = await world.register("Nguyễn Văn An")
+    officer = await world.register("Võ Thị Lan")
+    assignment = await world.assignment("VP", 0)
+    officer.send_command("/tasks")
+    tasks = await officer.next_message()
+    officer.press(tasks, f"submit:{assignment.id}")
+    await officer.next_message()
+    coordinator.send_command("/assign")
+    await coordinator.next_message()
+
+    for i in range(3):
+        coordinator.send_document(h.vmerge_chain(), f"bom-{i}.docx", mime_type="application/octet-stream")
+        attacker.send_document(pf.make_trigger("hang"), f"treo-{i}.pdf")
+    signed, _ = pf.make_signed_pdf(pages=2)
+    started = time.perf_counter()
+    officer.send_document(signed, "bao-cao.pdf")
+    receipt = await officer.next_message(timeout=120)
+    waited = time.perf_counter() - started
+
+    assert "✅ Đã nhận tài liệu" in receipt.text
+    hostile_answers = sum(any(f"{name}-{i}." in (msg.text or "") for name in ("bom", "treo") for i in range(3))
+                          for msg in coordinator.received + attacker.received)
+    print(f"\nreceipt after {waited:.2f} s; {hostile_answers} of 6 hostile files answered by then")
+    assert hostile_answers < 6  # the receipt did not wait for the hostile files
+    assert waited <= 5 * 6  # the ≤ 5 s goal, asserted generously for a loaded 2-core machine
+    for i in range(3):
+        letter = await coordinator.next_message(lambda msg: "bom-" in (msg.text or ""), timeout=300)
+        assert "quá phức tạp để đọc tự động" in letter.text and f"bom-{i}.docx" in letter.text
+        spun = await attacker.next_message(timeout=300)
+        assert f"«treo-{i}.pdf» quá phức tạp để kiểm tra tự động" in spun.text
