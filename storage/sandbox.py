@@ -376,6 +376,8 @@ class _Slot:
             assert proc.stdout is not None
             if proc.stdout.read(1) != _READY:
                 self.kill()
+                if self.sandbox.closed:
+                    raise SandboxClosed("the sandbox was closed while a worker started")
                 raise RuntimeError(f"sandbox worker did not start (exit code {proc.wait()})")
             return proc
 

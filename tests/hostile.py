@@ -244,3 +244,19 @@ def pdf_with_pages(count: int) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def raise_job(data: bytes, params: dict) -> bytes:
+    raise ValueError("a bug in a job")
+
+
+def hog_job(data: bytes, params: dict) -> bytes:
+    """Allocates until the address-space limit stops it."""
+    hog = []
+    for _ in range(64):
+        hog.append(bytes(64 * 1024 * 1024))
+    return b"not stopped"
+
+
+def abort_job(data: bytes, params: dict) -> bytes:
+    __import__("os").abort()
