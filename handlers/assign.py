@@ -2,7 +2,7 @@
 
 Flow: ``/assign`` → the bot asks for the letter (state ``assign_wait``): a pasted or forwarded text, or
 a ``.docx`` / ``.pdf`` (with a text layer) / ``.txt`` file; ``/assign <text>`` takes the text at once.
-The letter is read (``handlers.letters.letter_text`` / ``paste_text``) and the tasks extracted against
+The letter is read (``handlers.letters.read_letter``, in the sandbox, / ``paste_text``) and the tasks extracted against
 the roster (``extract_letter``, reference date = the letter's date, else today), both off the event
 loop. The bot shows the draft (``render_draft``) with buttons; the draft lives in the person's
 conversation state as JSON (state ``assign_draft``), so it survives a restart. Nothing is created
