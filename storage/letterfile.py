@@ -284,16 +284,23 @@ def _security_handler(reader: Any) -> str | None:
         return None
 
 
-def warm_up() -> None:
-    """Read a small .docx made here, so the sandbox's worker has python-docx warm before it forks."""
-    from docx import Document
+_warm_docx: bytes | None = None
 
-    out = io.BytesIO()
-    document = Document()
-    document.add_paragraph("Công văn")
-    document.add_table(1, 1).cell(0, 0).text = "Phòng Nội vụ"
-    document.save(out)
-    read_letter_sync(out.getvalue(), "warm.docx")
+
+def warm_up() -> None:
+    """Read a small .docx made here (once), so the sandbox's worker has python-docx warm before it
+    forks; its waiting children read it again to take their copy-on-write faults early."""
+    global _warm_docx
+    if _warm_docx is None:
+        from docx import Document
+
+        out = io.BytesIO()
+        document = Document()
+        document.add_paragraph("Công văn")
+        document.add_table(1, 1).cell(0, 0).text = "Phòng Nội vụ"
+        document.save(out)
+        _warm_docx = out.getvalue()
+    read_letter_sync(_warm_docx, "warm.docx")
 
 
 # --- the sandbox --------------------------------------------------------------------------------
