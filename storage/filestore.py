@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["EvidenceStore", "StoredFile", "clean_file_name", "clean_pdf_name"]
+__all__ = ["EvidenceStore", "StoredFile", "clean_file_name", "clean_name_with_suffix", "clean_pdf_name"]
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
@@ -57,15 +57,22 @@ def clean_file_name(name: str | None, default: str = "tai-lieu") -> str:
     return text or default
 
 
+def clean_name_with_suffix(name: str | None, suffix: str, default_stem: str = "tai-lieu") -> str:
+    """The clean name (``clean_file_name``) with ``suffix`` as its only extension: the sender's own
+    extension, if any, is replaced (``baocao.html`` → ``baocao.pdf``; a numeric one such as the
+    ".2" of "v1.2" is part of the name and stays)."""
+    text = clean_file_name(name, default="")
+    stem, dot, extension = text.rpartition(".")
+    if dot and stem and 0 < len(extension) <= 10 and extension.isalnum() and not extension.isdigit():
+        text = stem.rstrip(" .")
+    return clean_file_name((text or default_stem)[:NAME_CHARS - len(suffix)] + suffix)
+
+
 def clean_pdf_name(name: str | None) -> str:
     """What stored evidence is called when handed out: the clean name with ``.pdf`` as its only
-    extension, whatever the sender called it (``baocao.html`` → ``baocao.pdf``, ``setup.exe`` →
-    ``setup.pdf``): the bytes were checked to be a PDF and nothing else."""
-    text = clean_file_name(name)
-    stem, dot, suffix = text.rpartition(".")
-    if dot and stem and 0 < len(suffix) <= 10 and suffix.isalnum() and not suffix.isdigit():  # "v1.2" keeps ".2"
-        text = stem.rstrip(" .")
-    return clean_file_name(text[:NAME_CHARS - 4] + ".pdf")
+    extension, whatever the sender called it (``setup.exe`` → ``setup.pdf``): the bytes were
+    checked to be a PDF and nothing else."""
+    return clean_name_with_suffix(name, ".pdf")
 
 
 @dataclass(frozen=True)

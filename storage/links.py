@@ -21,7 +21,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import unicodedata
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -29,6 +28,7 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import filestore
 from storage.filestore import EvidenceStore
 from storage.models import IssuedLink
 
@@ -135,13 +135,10 @@ _EXTENSIONS = {
 
 
 def clean_file_name(name: str, mime_type: str) -> str:
-    """A safe name to show in ``Content-Disposition``: no folders, no control characters, the right suffix."""
-    name = unicodedata.normalize("NFC", name or "")
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C" and ch not in '"<>:|?*')
-    name = " ".join(name.split()).strip(" .")
+    """A safe name to show in ``Content-Disposition``: the one cleaner of sender-given names
+    (``storage.filestore.clean_file_name``: no folders, no control, bidi or zero-width characters),
+    with the suffix of ``mime_type`` as its only extension when there is one."""
     suffix = _EXTENSIONS.get(mime_type)
-    if suffix:
-        stem = name[: -len(suffix)] if name.lower().endswith(suffix) else name
-        name = (stem.strip(" .") or "tep")[:200] + suffix
-    return name or "tep"
+    if suffix is None:
+        return filestore.clean_file_name(name, default="tep")
+    return filestore.clean_name_with_suffix(name, suffix, default_stem="tep")
