@@ -39,7 +39,7 @@ def clean_file_name(name: str | None, default: str = "tai-lieu") -> str:
     NFC; control characters, line and paragraph separators, format characters (bidi overrides
     such as U+202E, zero-width spaces and joiners, the BOM) and unassigned or private-use code
     points removed; only the last path component kept (``/`` and ``\\`` are separators wherever
-    the name came from); characters Windows forbids replaced by "_"; blank space collapsed;
+    the name came from); characters Windows forbids (``<>:"|?*``) removed; blank space collapsed;
     leading and trailing dots and spaces stripped; at most ``NAME_CHARS`` characters, the
     extension kept. An empty result gives ``default``.
     """
@@ -47,7 +47,7 @@ def clean_file_name(name: str | None, default: str = "tai-lieu") -> str:
     text = "".join(" " if ch.isspace() else ch for ch in text
                    if ch.isspace() or unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
     text = _SEPARATORS.split(text)[-1] if _SEPARATORS.search(text.rstrip("/\\")) else text.strip("/\\")
-    text = _WINDOWS_RESERVED.sub("_", " ".join(text.split())).strip(" .")
+    text = " ".join(_WINDOWS_RESERVED.sub("", text).split()).strip(" .")
     if len(text) > NAME_CHARS:
         stem, dot, suffix = text.rpartition(".")
         if dot and 0 < len(suffix) <= 10:
