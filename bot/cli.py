@@ -487,8 +487,11 @@ def letter_import(
     except LetterError as exc:
         fail(f"{nothing} {exc}")
 
+    read: dict[str, str] = {}
+
     async def work(app: App) -> tuple[LetterDraft, SavedLetter | None]:
-        text = await read_letter(app.ctx.letters, file.read_bytes(), file.name, owner="cli")  # in the sandbox
+        text = read["text"] = await read_letter(app.ctx.letters, file.read_bytes(), file.name,
+                                                owner="cli")  # parsed in the sandbox
         now = app.clock.now()
         tz = app.settings.tz
         async with app.db.session() as session:
@@ -504,6 +507,7 @@ def letter_import(
         draft, saved = with_app(work)
     except LetterError as exc:
         fail(f"{nothing} {exc}")
+    text = read["text"]
     tz = settings_or_exit().tz
     created = [(task, row) for task, row in saved.created] if saved else []
     skipped = saved.skipped if saved else [(t, skip_reason(t)) for t in draft.tasks if skip_reason(t)]
