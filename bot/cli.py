@@ -244,16 +244,11 @@ def roster_import(
                                                 exists=True, dir_okay=False, readable=True)],
 ) -> None:
     """Nhập danh sách đơn vị và cán bộ; có dòng sai thì không ghi gì cả."""
-    from storage.roster import RosterError, import_roster, parse_roster
-
-    try:
-        roster = parse_roster(list(files))
-    except RosterError as exc:
-        fail("Không nhập được, chưa ghi gì vào cơ sở dữ liệu. Các dòng sai:\n" + str(exc))
+    from storage.roster import RosterError, load_roster
 
     async def work(app: App):
         async with app.db.session() as session:
-            return await import_roster(session, roster, now=app.clock.now(), actor="cli:roster import")
+            return await load_roster(session, list(files), now=app.clock.now(), actor="cli:roster import")
 
     try:
         result = with_app(work)

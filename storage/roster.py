@@ -3,9 +3,17 @@
 A roster file is either an XLSX workbook with a sheet of units and a sheet of people, or CSV files
 (UTF-8, with or without BOM), one for units and one for people, told apart by their headers.
 Column headers may be English or Vietnamese. Every bad row is reported with its file, sheet and row
-number, and nothing is written unless every row is good. Re-importing the same file changes nothing;
-an edited file updates the records in place (units by code, people by name within their unit).
-Nobody is deleted: units and people missing from a file stay as they are.
+number, all in one pass (unknown unit codes included), and nothing is written unless every row is
+good. Re-importing the same file changes nothing; an edited file updates the records in place (units
+by code, people by name within their unit). Nobody is deleted: units and people missing from a file
+stay as they are.
+
+Identity: a name is compared exactly after ``clean`` (Unicode NFC, zero-width and other invisible
+format characters removed, runs of white space made one space), never with its tone marks stripped:
+"Nguyễn Thị Hương" and "Nguyễn Thị Hường" are two people. A name that differs from the stored one only
+in normalisation (a re-import saved by another program) is the same name and is not rewritten.
+Every field's length is checked per row against its column, so nothing is cut or refused by the
+database later.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterable
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +35,15 @@ from storage.models import AuditEvent, Person, Role, Unit, UnitKind
 
 MAX_ROSTER_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
+
+
+# Invisible characters that make two identical-looking names differ: zero-width space / joiners,
+# word joiner, BOM, soft hyphen, bidi marks and embeddings (all of Unicode category Cf).
+def clean(text: str) -> str:
+    """A name or code as it is stored and compared: NFC, no invisible format characters, single spaces."""
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return " ".join(text.split())
 
 
 def fold(text: str) -> str:
@@ -64,6 +82,21 @@ ROLE_WORDS = {
     Role.leader: ("leader", "lanh dao", "chu tich", "pho chu tich"),
     Role.admin: ("admin", "quan tri"),
 }
+
+
+def column_limit(model, column: str) -> int | None:
+    """The declared length of a string column (``VARCHAR(n)``), from the table itself."""
+    return getattr(model.__table__.c[column].type, "length", None)
+
+
+MAX_LIST_ITEM = 255
+"""Groups and aliases live in a JSON list; each item is still held to a sensible length."""
+
+
+def too_long(label: str, value: str, limit: int | None) -> str | None:
+    if limit is not None and len(value) > limit:
+        return f"{label} dài {len(value)} ký tự, tối đa {limit}"
+    return None
 
 
 def _lookup(words: dict[Any, tuple[str, ...]], value: str) -> Any | None:
@@ -234,10 +267,14 @@ def _kind_of(table: Table) -> str | None:
     return None
 
 
-def parse_roster(paths: list[Path]) -> RosterFile:
-    """Read and check every row of the given files; raise ``RosterError`` listing every bad row."""
+def parse_roster(paths: list[Path], *, known_units: Iterable[str] | None = None) -> RosterFile:
+    """Read and check every row of the given files; raise ``RosterError`` listing every bad row.
+
+    With ``known_units`` (the unit codes already in the database), a person whose unit is neither in
+    the files nor known is a bad row too, reported in the same pass as the others."""
     errors: list[RowError] = []
     roster = RosterFile()
+    people_tables: list[Table] = []
     for path in paths:
         try:
             tables = read_tables(path)
@@ -251,7 +288,7 @@ def parse_roster(paths: list[Path]) -> RosterFile:
             if kind == "units":
                 _parse_units(table, roster, errors)
             elif kind == "people":
-                _parse_people(table, roster, errors)
+                people_tables.append(table)
             else:
                 missing_u = [k for k in REQUIRED_UNIT if k not in _columns(table.header, UNIT_COLUMNS)]
                 missing_p = [k for k in REQUIRED_PERSON if k not in _columns(table.header, PERSON_COLUMNS)]
@@ -260,16 +297,21 @@ def parse_roster(paths: list[Path]) -> RosterFile:
                     "thiếu cột: bảng đơn vị cần " + ", ".join(missing_u)
                     + "; bảng cán bộ cần " + ", ".join(missing_p),
                 ))
+    units = None
+    if known_units is not None:  # people are checked after every unit of the files is known
+        units = {clean(code).upper() for code in known_units} | {unit.code.upper() for unit in roster.units}
+    for table in people_tables:
+        _parse_people(table, roster, errors, units)
     if not roster.units and not roster.people and not errors:
         errors.append(RowError(", ".join(p.name for p in paths), 0, "không có dòng dữ liệu nào"))
     if errors:
-        raise RosterError(errors)
+        raise RosterError(sorted(errors, key=lambda e: (e.source, e.row)))
     return roster
 
 
 def _value(values: list[str], columns: dict[str, int], key: str) -> str:
     index = columns.get(key)
-    return values[index].strip() if index is not None and index < len(values) else ""
+    return clean(values[index]) if index is not None and index < len(values) else ""
 
 
 def _parse_units(table: Table, roster: RosterFile, errors: list[RowError]) -> None:
@@ -279,6 +321,8 @@ def _parse_units(table: Table, roster: RosterFile, errors: list[RowError]) -> No
         code = _value(values, columns, "code")
         name = _value(values, columns, "name")
         kind_text = _value(values, columns, "kind")
+        groups = tuple(split_list(_value(values, columns, "groups")))
+        aliases = tuple(split_list(_value(values, columns, "aliases")))
         problems = []
         if not code:
             problems.append("thiếu mã đơn vị")
@@ -289,21 +333,23 @@ def _parse_units(table: Table, roster: RosterFile, errors: list[RowError]) -> No
             problems.append(f"loại đơn vị không hợp lệ «{kind_text}» (phòng / xã / đơn vị sự nghiệp / ubnd)")
         if code and code.upper() in seen:
             problems.append(f"mã «{code}» trùng với dòng {seen[code.upper()].row}")
+        problems += filter(None, (
+            too_long("mã đơn vị", code, column_limit(Unit, "code")),
+            too_long("tên đơn vị", name, column_limit(Unit, "name")),
+            *(too_long(f"nhóm «{group[:20]}…»", group, MAX_LIST_ITEM) for group in groups),
+            *(too_long(f"tên gọi khác «{alias[:20]}…»", alias, MAX_LIST_ITEM) for alias in aliases),
+        ))
         if problems:
             errors.append(RowError(table.source, number, "; ".join(problems)))
             continue
-        unit = UnitRow(
-            table.source, number, code, name, kind,
-            tuple(split_list(_value(values, columns, "groups"))),
-            tuple(split_list(_value(values, columns, "aliases"))),
-        )
+        unit = UnitRow(table.source, number, code, name, kind, groups, aliases)
         seen[code.upper()] = unit
         roster.units.append(unit)
 
 
-def _parse_people(table: Table, roster: RosterFile, errors: list[RowError]) -> None:
+def _parse_people(table: Table, roster: RosterFile, errors: list[RowError], units: set[str] | None) -> None:
     columns = _columns(table.header, PERSON_COLUMNS)
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], int] = {(row.name, row.unit_code.upper()): row.row for row in roster.people}
     for number, values in table.rows:
         name = _value(values, columns, "name")
         role_text = _value(values, columns, "role")
@@ -317,9 +363,15 @@ def _parse_people(table: Table, roster: RosterFile, errors: list[RowError]) -> N
             problems.append(f"vai trò không hợp lệ «{role_text}» (cán bộ / trưởng phòng / điều phối / lãnh đạo)")
         if not unit_code:
             problems.append("thiếu mã đơn vị")
-        key = (fold(name), unit_code.upper())
+        elif units is not None and unit_code.upper() not in units:
+            problems.append(f"mã đơn vị «{unit_code}» không có trong danh sách đơn vị")
+        key = (name, unit_code.upper())
         if name and key in seen:
             problems.append(f"«{name}» trùng với dòng {seen[key]}")
+        problems += filter(None, (
+            too_long("họ tên", name, column_limit(Person, "name")),
+            too_long("số điện thoại", phone or "", column_limit(Person, "phone")),
+        ))
         if problems:
             errors.append(RowError(table.source, number, "; ".join(problems)))
             continue
@@ -327,11 +379,21 @@ def _parse_people(table: Table, roster: RosterFile, errors: list[RowError]) -> N
         roster.people.append(PersonRow(table.source, number, name, role, unit_code, phone))
 
 
+async def known_unit_codes(session: AsyncSession) -> list[str]:
+    return list((await session.exec(select(Unit.code))).all())
+
+
+async def load_roster(session: AsyncSession, paths: list[Path], *, now: datetime, actor: str) -> ImportResult:
+    """Check the files against the units already known (every bad row in one pass), then import them."""
+    roster = parse_roster(paths, known_units=await known_unit_codes(session))
+    return await import_roster(session, roster, now=now, actor=actor)
+
+
 async def import_roster(
     session: AsyncSession, roster: RosterFile, *, now: datetime, actor: str
 ) -> ImportResult:
     """Write a checked roster in the caller's transaction; unknown unit codes fail the whole import."""
-    units = {unit.code.upper(): unit for unit in (await session.exec(select(Unit))).all()}
+    units = {clean(unit.code).upper(): unit for unit in (await session.exec(select(Unit))).all()}
     file_codes = {row.code.upper() for row in roster.units}
     errors = [
         RowError(row.source, row.row, f"mã đơn vị «{row.unit_code}» không có trong danh sách đơn vị")
@@ -343,21 +405,25 @@ async def import_roster(
 
     result = ImportResult()
     for row in roster.units:
-        wanted = {"name": row.name, "kind": row.kind.value, "groups": list(row.groups), "aliases": list(row.aliases)}
         unit = units.get(row.code.upper())
+        wanted = {"name": row.name, "kind": row.kind.value, "groups": list(row.groups), "aliases": list(row.aliases)}
+        if unit is not None and clean(unit.name) == row.name:
+            wanted["name"] = unit.name  # the same name in another normalisation: keep it as stored
         outcome, unit = await _upsert(session, unit, lambda: Unit(code=row.code, created_at=now, updated_at=now),
                                       wanted, now=now, actor=actor, entity="unit", extra={})
         units[row.code.upper()] = unit
         setattr(result, f"units_{outcome}", getattr(result, f"units_{outcome}") + 1)
 
     people = (await session.exec(select(Person))).all()
-    by_key = {(fold(person.name), person.unit_id): person for person in people}
+    by_key = {(clean(person.name), person.unit_id): person for person in people}
     for row in roster.people:
         unit = units[row.unit_code.upper()]
-        wanted = {"name": row.name, "role": row.role.value, "phone": row.phone}
-        key = (fold(row.name), unit.id)
+        key = (row.name, unit.id)
+        person = by_key.get(key)
+        # Exact after cleaning: same key, so a stored name in another normalisation is kept as it is.
+        wanted = {"name": person.name if person is not None else row.name, "role": row.role.value, "phone": row.phone}
         outcome, by_key[key] = await _upsert(
-            session, by_key.get(key), lambda: Person(unit_id=unit.id, created_at=now, updated_at=now), wanted,
+            session, person, lambda: Person(unit_id=unit.id, created_at=now, updated_at=now), wanted,
             now=now, actor=actor, entity="person", extra={"unit": unit.code})
         setattr(result, f"people_{outcome}", getattr(result, f"people_{outcome}") + 1)
     await session.flush()

@@ -9,7 +9,9 @@ from openpyxl import Workbook
 from sqlmodel import select
 
 from storage.models import AuditEvent, Person, Unit
-from storage.roster import RosterError, import_roster, parse_roster
+import unicodedata
+
+from storage.roster import RosterError, clean, import_roster, load_roster, parse_roster
 from tests.conftest import vn
 
 NOW = vn(2024, 11, 1, 8)
@@ -45,9 +47,8 @@ async def snapshot(db) -> tuple:
 
 
 async def run_import(db, paths):
-    roster = parse_roster(paths)
     async with db.session() as session:
-        return await import_roster(session, roster, now=NOW, actor="test")
+        return await load_roster(session, paths, now=NOW, actor="test")
 
 
 async def test_csv_with_and_without_bom_imports_and_reimport_changes_nothing(db, tmp_path):
@@ -134,3 +135,67 @@ def test_unreadable_files_get_a_clear_answer(tmp_path):
         parse_roster([latin])
     with pytest.raises(RosterError, match=".csv hoặc .xlsx"):
         parse_roster([write(tmp_path, "roster.pdf", "x")])
+
+
+async def test_names_differing_only_in_tone_marks_are_two_people(db, tmp_path):
+    people = "name,role,unit\nNguyễn Thị Hương;cán bộ;NV\n".replace(";", ",") + "Nguyễn Thị Hường,cán bộ,NV\n"
+    result = await run_import(db, [write(tmp_path, "u.csv", UNITS_CSV), write(tmp_path, "p.csv", people)])
+    assert result.people_created == 2
+    _, rows, _ = await snapshot(db)
+    assert {row[0] for row in rows} == {"Nguyễn Thị Hương", "Nguyễn Thị Hường"}
+
+
+async def test_another_normalisation_or_invisible_characters_are_the_same_person(db, tmp_path):
+    await run_import(db, [write(tmp_path, "u.csv", UNITS_CSV), write(tmp_path, "p.csv", PEOPLE_CSV)])
+    before = await snapshot(db)
+    nfd = unicodedata.normalize("NFD", PEOPLE_CSV)
+    assert nfd != PEOPLE_CSV
+    again = await run_import(db, [write(tmp_path, "p.csv", nfd)])
+    assert not again.changed and again.people_unchanged == 4
+    assert await snapshot(db) == before
+    # a zero-width space, a no-break space and doubled spaces: still the same person, name not rewritten
+    messy = PEOPLE_CSV.replace("Nguyễn Văn An", "Nguyễn\u200b Văn\u00a0\u00a0An\ufeff")
+    again = await run_import(db, [write(tmp_path, "p.csv", messy)])
+    assert not again.changed
+    assert await snapshot(db) == before
+
+
+async def test_a_name_stored_in_another_normalisation_is_kept_as_stored(db, tmp_path):
+    await run_import(db, [write(tmp_path, "u.csv", UNITS_CSV)])
+    stored = unicodedata.normalize("NFD", "Nguyễn Thị Hương")
+    async with db.session() as session:
+        unit = (await session.exec(select(Unit).where(Unit.code == "NV"))).one()
+        session.add(Person(name=stored, role="coordinator", unit_id=unit.id, phone="0912000001",
+                           created_at=NOW, updated_at=NOW))
+    result = await run_import(db, [write(tmp_path, "p.csv", "name,role,unit,phone\n"
+                                                              "Nguyễn Thị Hương,điều phối,NV,0912000001\n")])
+    assert (result.people_created, result.people_updated, result.people_unchanged) == (0, 0, 1)
+    async with db.session() as session:
+        assert [p.name for p in (await session.exec(select(Person))).all()] == [stored]
+
+
+def test_clean_keeps_tone_marks_and_removes_invisible_characters():
+    assert clean(" Nguyễn\u200b  Thị\u200d Hường\u2060 ") == "Nguyễn Thị Hường"
+    assert clean(unicodedata.normalize("NFD", "Hường")) == "Hường" != clean("Hương")
+    assert clean("\u202eabc\u202c") == "abc"
+
+
+async def test_over_long_fields_and_unknown_units_are_all_reported_in_one_pass(db, tmp_path):
+    await run_import(db, [write(tmp_path, "seed_u.csv", "code,name,kind\nOLD,Phòng cũ,phòng\n")])
+    before = await snapshot(db)
+    units = UNITS_CSV + f"{'X' * 65},Đơn vị mã dài,xã,,\nDAI,{'Tên ' * 70},xã,,\n"
+    people = (PEOPLE_CSV + f"{'Trần ' * 60};cán bộ;HOXA;\n" + "Người Lạ;cán bộ;NOWHERE;\n"
+              + f"Lê Thị Số;cán bộ;HOXA;{'0' * 40}\n" + "Người Cũ;cán bộ;OLD;\n" + "Ai Đó;thủ quỹ;HOXA;\n")
+    with pytest.raises(RosterError) as info:
+        await run_import(db, [write(tmp_path, "units.csv", units), write(tmp_path, "people.csv", people)])
+    message = str(info.value)
+    for line in ("units.csv, dòng 6: mã đơn vị dài 65 ký tự, tối đa 64",
+                 "units.csv, dòng 7: tên đơn vị dài 279 ký tự, tối đa 255",
+                 "people.csv, dòng 6: họ tên dài 299 ký tự, tối đa 255",
+                 "people.csv, dòng 7: mã đơn vị «NOWHERE» không có trong danh sách đơn vị",
+                 "people.csv, dòng 8: số điện thoại dài 40 ký tự, tối đa 32",
+                 "people.csv, dòng 10: vai trò không hợp lệ «thủ quỹ»"):
+        assert line in message
+    assert "dòng 9" not in message  # OLD is already in the database
+    assert len(info.value.errors) == 6
+    assert await snapshot(db) == before
