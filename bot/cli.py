@@ -14,12 +14,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from bot.app import App, build_app
+from bot.cli_vi import VietnameseGroup
 from bot.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
 
 cli = typer.Typer(help="Đôn Đốc: nhắc việc, nhận báo cáo và tài liệu kiểm chứng theo hạn.", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, cls=VietnameseGroup, rich_markup_mode=None)
 roster_cli = typer.Typer(help="Danh sách đơn vị và cán bộ.", no_args_is_help=True)
 task_cli = typer.Typer(help="Nhiệm vụ và hạn nộp.", no_args_is_help=True)
 cli.add_typer(roster_cli, name="roster")
@@ -143,6 +144,7 @@ def tick(
 ) -> None:
     """Chạy một lượt nhắc việc tại một thời điểm (để kiểm tra bậc nhắc hoặc chạy bù)."""
     from bot import jobs
+    from handlers.texts import RUNG_LABELS
 
     instant = parse_at(at, settings_or_exit().tz)
 
@@ -161,7 +163,7 @@ def tick(
     verb = "Sẽ gửi" if dry_run else "Đã xếp hàng gửi"
     typer.echo(f"{verb} {len(planned)} tin nhắc:")
     for p in planned:
-        typer.echo(f"— {p.person.name} ({p.unit.code}) · {p.rung} · {p.task.title}")
+        typer.echo(f"— {p.person.name} ({p.unit.code}) · {RUNG_LABELS.get(p.rung, p.rung)} · {p.task.title}")
 
 
 @cli.command()
@@ -263,7 +265,7 @@ def roster_import(
 @roster_cli.command("list")
 def roster_list() -> None:
     """In danh sách đơn vị và cán bộ."""
-    from handlers.texts import ROLE_LABELS
+    from handlers.texts import KIND_LABELS, ROLE_LABELS
     from storage.queries import list_people, list_units
 
     async def work(app: App) -> list[str]:
@@ -271,7 +273,8 @@ def roster_list() -> None:
             units = await list_units(session)
             people = await list_people(session)
         lines = [f"Đơn vị ({len(units)}):"]
-        lines += [f"  {u.code:<10} {u.name}  [{u.kind}{'; ' + ', '.join(u.groups) if u.groups else ''}]" for u in units]
+        lines += [f"  {u.code:<10} {u.name}  [{KIND_LABELS.get(u.kind, u.kind)}"
+                  + (f"; nhóm: {', '.join(u.groups)}" if u.groups else "") + "]" for u in units]
         lines.append(f"Cán bộ ({len(people)}):")
         lines += [f"  {p.name} — {ROLE_LABELS.get(p.role, p.role)}{', ' + u.code if u else ''}"
                   + (f", {p.phone}" if p.phone else "") for p, u in people]
@@ -283,17 +286,18 @@ def roster_list() -> None:
 @cli.command()
 def invite(
     unit: Annotated[str, typer.Option("--unit", help="mã đơn vị")],
-    role: Annotated[str, typer.Option("--role", help="officer | head | coordinator | leader | admin")],
+    role: Annotated[str, typer.Option("--role", help="cán bộ | trưởng phòng | điều phối | lãnh đạo | quản trị "
+                                                     "(hoặc officer | head | coordinator | leader | admin)")],
     days: Annotated[int | None, typer.Option("--days", min=1, max=365, help="số ngày hiệu lực")] = None,
 ) -> None:
     """Tạo mã mời dùng một lần cho một đơn vị và vai trò."""
-    from storage.models import Role
     from storage.queries import create_invite, unit_by_code
+    from storage.roster import role_from_text
 
-    try:
-        role_value = Role(role.strip().lower())
-    except ValueError:
-        fail(f"Vai trò «{role}» không hợp lệ; dùng một trong: {', '.join(r.value for r in Role)}.")
+    role_value = role_from_text(role)
+    if role_value is None:
+        fail(f"Vai trò «{role}» không hợp lệ; dùng một trong: cán bộ, trưởng phòng, điều phối, lãnh đạo, quản trị "
+             "(hoặc officer, head, coordinator, leader, admin).")
 
     async def work(app: App) -> tuple[str, Any]:
         ttl = timedelta(days=days or app.settings.invite_ttl_days)

@@ -25,6 +25,23 @@ ROLE_LABELS = {
     "admin": "quản trị",
 }
 
+KIND_LABELS = {
+    "department": "phòng",
+    "commune": "xã/thị trấn",
+    "service_unit": "đơn vị sự nghiệp",
+    "office": "UBND",
+}
+
+RUNG_LABELS = {
+    "assigned": "mới giao",
+    "soon": "sắp đến hạn",
+    "tomorrow": "hạn ngày mai",
+    "today": "hạn hôm nay",
+    "overdue": "quá hạn",
+    "escalated": "báo lãnh đạo",
+}
+"""The default reminder rungs by name; a rung of a custom ladder (REMINDER_LADDER) shows its own name."""
+
 
 def day(d: date) -> str:
     return d.strftime("%d/%m/%Y")

@@ -124,12 +124,22 @@ async def bind_identity(
 # --- invites ----------------------------------------------------------------------------------
 
 
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+"""Letters and digits only, none easily mistaken for another (0/O, 1/l/I): a code never starts with "-"
+(read as an option on a command line) and survives being read out or retyped."""
+
+
+def invite_code(length: int = 12) -> str:
+    """A one-time invite code: 12 characters of ``INVITE_ALPHABET``, about 70 bits."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(length))
+
+
 async def create_invite(
     session: AsyncSession, *, unit: Unit | None, role: Role, now: datetime, ttl: timedelta,
     person: Person | None = None, actor: str = "cli",
 ) -> Invite:
     invite = Invite(
-        code=secrets.token_urlsafe(9),
+        code=invite_code(),
         unit_id=unit.id if unit else None,
         role=role.value,
         person_id=person.id if person else None,

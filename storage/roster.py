@@ -107,6 +107,16 @@ def _lookup(words: dict[Any, tuple[str, ...]], value: str) -> Any | None:
     return None
 
 
+def role_from_text(text: str) -> Role | None:
+    """A role typed by people, English or Vietnamese («cán bộ», «trưởng phòng», «điều phối», «lãnh đạo» …)."""
+    return _lookup(ROLE_WORDS, text) if text and text.strip() else None
+
+
+def kind_from_text(text: str) -> UnitKind | None:
+    """A unit kind typed by people, English or Vietnamese («phòng», «xã», «đơn vị sự nghiệp», «ubnd» …)."""
+    return _lookup(KIND_WORDS, text) if text and text.strip() else None
+
+
 def split_list(value: str | None) -> list[str]:
     if not value:
         return []

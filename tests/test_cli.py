@@ -86,3 +86,81 @@ def test_run_without_token_opens_the_console_with_the_demo_board(env):
     assert done.returncode == 0, done.stderr
     assert "đã nạp dữ liệu mẫu" in done.stdout
     assert "📊 Tình hình thực hiện" in done.stdout and "✅ Đã nộp: Phòng Nội vụ, Phòng Tư pháp" in done.stdout
+
+
+def test_help_usage_and_errors_are_vietnamese_for_every_command(env):
+    from typer.main import get_command
+
+    from bot.cli import cli
+
+    english = ("Usage:", "Options", "Show this message", "Invalid value", "Missing", "No such", "Error:",
+               "[required]", "Try '")
+
+    def walk(command, path):
+        yield path
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    paths = list(walk(get_command(cli), []))
+    assert len(paths) > 10  # every command and sub-app, including ones added later
+    for path in paths:
+        shown = call(*path, "--help")
+        assert shown.exit_code == 0, (path, shown.output)
+        assert "Cách dùng: " in shown.output and "Hiện hướng dẫn này rồi thoát." in shown.output, path
+        assert not any(word in shown.output for word in english), (path, shown.output)
+
+    cases = [
+        (("invite", "--unit", "HOXA", "--role", "officer", "--days", "abc"),
+         "Lỗi: Giá trị không hợp lệ cho '--days': phải là một số nguyên."),
+        (("invite", "--unit", "HOXA", "--role", "officer", "--days", "0"),
+         "Giá trị không hợp lệ cho '--days': phải lớn hơn hoặc bằng 1."),
+        (("invite", "--role", "officer"), "Thiếu tuỳ chọn '--unit'."),
+        (("invite", "--unit"), "Tuỳ chọn '--unit' cần một giá trị."),
+        (("tick", "--bogus"), "Không có tuỳ chọn --bogus."),
+        (("nope",), "Không có lệnh «nope»."),
+        (("status", "thừa"), "Thừa tham số: thừa."),
+        (("roster", "import", "khong-co.csv"), "«khong-co.csv» không tồn tại."),
+    ]
+    for args, expected in cases:
+        result = call(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in result.output, (args, result.output)
+        assert "Cách dùng:" in result.output or args == ("invite", "--unit")
+        assert not any(word in result.output for word in english), (args, result.output)
+    bare = call("task")
+    assert "Lệnh:" in bare.output and "Tạo nhiệm vụ" in bare.output
+
+
+def test_translate_leaves_unknown_messages_and_covers_click_wording():
+    from bot.cli_vi import translate
+
+    assert translate("Invalid value for 'x': 'a' is not one of 'b', 'c'.") == \
+        "Giá trị không hợp lệ cho 'x': 'a' không phải một trong: 'b', 'c'."
+    assert translate("No such command 'stauts'. Did you mean 'status'?") == \
+        "Không có lệnh «stauts». Có phải ý bạn là 'status'?"
+    assert translate("Một câu tiếng Việt.") == "Một câu tiếng Việt."
+
+
+def test_vietnamese_role_words_and_labels(env):
+    call("demo")
+    for role in ("cán bộ", "Trưởng phòng", "điều phối", "lãnh đạo", "officer", "CAN BO"):
+        result = call("invite", "--unit", "HOXA", "--role", role)
+        assert result.exit_code == 0, (role, result.output)
+    wrong = call("invite", "--unit", "HOXA", "--role", "thủ quỹ")
+    assert wrong.exit_code == 1 and "Vai trò «thủ quỹ» không hợp lệ" in wrong.output and "cán bộ" in wrong.output
+    listing = call("roster", "list").output
+    assert "Xã Vĩnh Tú  [xã/thị trấn; nhóm: xa]" in listing and "[phòng; nhóm: cqcm]" in listing
+    assert "commune" not in listing and "department" not in listing
+    ticked = call("tick", "--at", "2026-12-01 08:00", "--dry-run")
+    assert ticked.exit_code == 0, ticked.output
+    assert "· sắp đến hạn ·" in ticked.output or "· hạn ngày mai ·" in ticked.output
+    assert not any(f"· {name} ·" in ticked.output for name in ("soon", "tomorrow", "today", "overdue", "escalated"))
+
+
+def test_invite_codes_start_with_a_letter_or_digit():
+    from storage.queries import INVITE_ALPHABET, invite_code
+
+    codes = {invite_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert all(len(code) == 12 and set(code) <= set(INVITE_ALPHABET) and code[0].isalnum() for code in codes)
+    assert not set("-_0O1lI") & set(INVITE_ALPHABET)
