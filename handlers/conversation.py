@@ -25,12 +25,15 @@ from schedules.clock import Clock
 from storage.channels import claim_update, touch_identity, update_handled
 from storage.db import Database
 from storage.models import Person, Role, Unit
-from storage.queries import get_state, person_by_identity
+from storage.queries import clear_state, get_state, person_by_identity
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.coordinator, Role.leader, Role.admin})
 REVIEWERS = frozenset({Role.coordinator, Role.admin})
 TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+
+STEP_OWNERS = {"assign_": "assign", "extension_": "extend"}
+"""The command that starts each kind of step: typed again, it starts its own flow over (and says so itself)."""
 
 FileFetcher = Callable[[str, str], Awaitable[bytes]]
 
@@ -191,20 +194,32 @@ class Conversation:
                     or await intake.on_file(request))
         if incoming.unsupported:
             return await intake.on_unsupported(request)
-        if incoming.command is not None:
-            if incoming.command == "start":
-                return await self._help(request)
-            command = self.commands.get(incoming.command)
-            if command is None:
-                return [Reply(m.unknown_command(incoming.command))]
-            if request.role not in command.roles:
-                return [Reply(m.FORBIDDEN)]
-            return await command.handler(request)
         state = await get_state(request.session, request.person.id, request.now)
+        if incoming.command is not None:
+            # Any command ends a step that waited for text (a reason, a date, a letter …), and says so:
+            # the next plain message must not be taken for what that step wanted.
+            before = []
+            restarts = any(state.kind.startswith(prefix) and incoming.command == owner
+                           for prefix, owner in STEP_OWNERS.items()) if state is not None else False
+            if state is not None and state.kind != "idle" and not restarts:
+                await clear_state(request.session, request.person.id, now=request.now)
+                before = [Reply(m.step_cancelled(state.kind))]
+            return before + await self._command(request)
         if state is not None and state.kind in self.states:
             return await self.states[state.kind](request, state.data)
         return (await workflows.maybe_text(request) or await intake.on_reminder_reply(request)
                 or [Reply(m.PLAIN_TEXT_HINT)])
+
+    async def _command(self, request: Request) -> list[Reply]:
+        name = request.incoming.command
+        if name == "start":
+            return await self._help(request)
+        command = self.commands.get(name)
+        if command is None:
+            return [Reply(m.unknown_command(name))]
+        if request.role not in command.roles:
+            return [Reply(m.FORBIDDEN)]
+        return await command.handler(request)
 
     async def _choice(self, request: Request, data: str) -> list[Reply]:
         prefix, *raw = data.split(":")

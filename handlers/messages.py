@@ -20,6 +20,26 @@ NO_OPEN_TASKS = "Đơn vị bạn không còn việc nào phải nộp. Cảm ơ
 NO_UNIT = "Tài khoản của bạn chưa gắn với đơn vị nào; hãy liên hệ Phòng Nội vụ."
 
 
+PENDING_STEPS = {
+    "return_reason": "nhập lý do trả lại hồ sơ",
+    "extension_reason": "nhập lý do xin gia hạn",
+    "extension_date": "nhập ngày xin gia hạn",
+    "extension_deny": "nhập lý do từ chối gia hạn",
+    "extension_pick": "chọn nhiệm vụ xin gia hạn",
+    "pick_task": "chọn nhiệm vụ cho tệp vừa gửi",
+    "await_file": "chờ tệp PDF để nộp",
+    "assign_wait": "chờ nội dung công văn để giao việc",
+}
+
+
+def step_cancelled(kind: str) -> str:
+    """A command typed while the bot waited for something else: that step is dropped, and said so."""
+    if kind in ("assign_draft", "assign_due", "assign_units"):
+        return "Bản nháp giao việc trước (chưa xác nhận) đã được bỏ."
+    what = PENDING_STEPS.get(kind, "bước đang dở")
+    return f"ℹ️ Đã huỷ bước đang chờ ({what}) vì bạn gõ lệnh mới. Tin nhắn tiếp theo không được tính cho bước đó."
+
+
 def unknown_command(name: str) -> str:
     return f"Không có lệnh /{name}. Gõ /help để xem các lệnh dùng được."
 

@@ -31,7 +31,7 @@ from schedules.calendar import WorkCalendar
 from schedules.clock import FixedClock
 from storage.models import Assignment, ConversationState, Letter, Person, Task, Unit
 from storage.queries import bind_identity, set_state
-from tests.conftest import SEEDS, VN, letter_reader, vn
+from tests.conftest import SEEDS, VN, letter_reader, seed_letter, vn
 
 NOW = vn(2024, 11, 8, 9)  # a Friday; letter 000's deadlines (15, 19 and 22/11/2024) lie ahead
 COORDINATOR, OFFICER, LEADER, ADMIN = "Nguyễn Thị Hương", "Võ Thị Lan", "Lê Quang Vinh", "Quản Trị Viên"
@@ -43,10 +43,7 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 
 def seed(prefix: str) -> str:
-    if not SEEDS.is_dir() or not list(SEEDS.glob(f"{prefix}_*.txt")):
-        pytest.skip(f"seed letter {prefix} not found in {SEEDS}")
-    [path] = SEEDS.glob(f"{prefix}_*.txt")
-    return path.read_text(encoding="utf-8")
+    return seed_letter(prefix)
 
 
 def demo_refs() -> list[UnitRef]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from schedules.deadlines import VN_TZ, Deadline, DeadlineError, find_deadlines, parse_deadline
 
-from tests.conftest import SEEDS
+from tests.conftest import seed_letter
 REF = date(2024, 11, 1)
 
 
@@ -332,10 +332,7 @@ def test_tu_nay_den_and_phan_dau_den_are_by_deadlines() -> None:
 
 
 def seed(prefix: str) -> str:
-    if not SEEDS.is_dir():
-        pytest.skip(f"seed letters not found at {SEEDS}")
-    [path] = SEEDS.glob(f"{prefix}_*.txt")
-    return path.read_text(encoding="utf-8")
+    return seed_letter(prefix)
 
 
 def summary(deadlines: list[Deadline]) -> list[tuple[str, date]]:

@@ -39,7 +39,7 @@ from handlers.letters import (
     save_draft,
 )
 from storage.models import Assignment, Letter, Task, Unit
-from tests.conftest import SEEDS, VN, call, vn
+from tests.conftest import SEEDS, VN, call, seed_letter, vn
 
 # --- the demo roster, written out by hand (the expectations below use these sets) ------------------
 
@@ -58,10 +58,7 @@ REFS = demo_refs()
 
 
 def seed(prefix: str) -> str:
-    if not SEEDS.is_dir():
-        pytest.skip(f"seed letters not found at {SEEDS}")
-    [path] = SEEDS.glob(f"{prefix}_*.txt")
-    return path.read_text(encoding="utf-8")
+    return seed_letter(prefix)
 
 
 def extract(text: str, reference: date = date(2024, 12, 1), units=REFS, **kwargs) -> LetterDraft:
