@@ -38,6 +38,15 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+YES_WORDS = {"c", "co", "có", "y", "yes", "ok", "đồng ý", "dong y"}
+
+
+def confirm(question: str) -> bool:
+    """Ask a yes/no question in Vietnamese on the terminal; no (the default) unless «c»/«có» is typed."""
+    answer = typer.prompt(f"{question} (c = có / k = không)", default="k", show_default=True)
+    return answer.strip().lower() in YES_WORDS
+
+
 def settings_or_exit() -> Settings:
     try:
         return load_settings()
@@ -339,11 +348,17 @@ def task_add(
     count_with_file: Annotated[bool, typer.Option("--count-with-file", help="báo cáo số lượng kèm tệp")] = False,
     count_total: Annotated[int | None, typer.Option("--count-total", min=1, help="số được giao cho mỗi đơn vị, "
                                                                                  "khi như nhau")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="không hỏi lại khi hạn đã qua")] = False,
 ) -> None:
     """Tạo nhiệm vụ và giao cho từng đơn vị (hoặc nhiệm vụ định kỳ với --every)."""
     from handlers.texts import due
     from schedules.deadlines import DeadlineError, parse_deadline
     from storage.queries import UnknownUnits, create_task, find_or_create_letter, resolve_units, unit_by_code
+    from storage.roster import clean
+
+    title = clean(title)
+    if not title:
+        fail("Tên nhiệm vụ (--title) không được để trống.")
 
     if every is None and (period is not None or data_offset):
         fail("--period và --data-offset chỉ dùng cho nhiệm vụ định kỳ (thêm --every quarterly …).")
@@ -364,6 +379,10 @@ def task_add(
             parsed = parse_deadline(deadline, now.astimezone(tz).date(), tz)
         except DeadlineError as exc:
             fail(str(exc))
+        if parsed.due_at <= now and not yes and not confirm(
+                f"Hạn {due(parsed.phrase, parsed.due_at, tz)} đã qua (hôm nay là {now.astimezone(tz):%d/%m/%Y}). "
+                "Vẫn tạo nhiệm vụ này?"):
+            fail("Chưa tạo nhiệm vụ. Hãy kiểm tra lại hạn (--deadline), hoặc thêm --yes nếu đúng là hạn đã qua.")
         async with app.db.session() as session:
             try:
                 assignees = await resolve_units(session, units)

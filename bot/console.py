@@ -2,6 +2,10 @@
 
 It goes through the same ``Conversation`` as Telegram. Buttons are shown as numbered choices; typing
 the number presses the button. ``/doi`` switches person, ``/thoat`` (or end of input) quits.
+
+A text of several lines is one message, as in a chat app: a paste in a terminal that supports
+bracketed paste arrives between ``ESC[200~`` and ``ESC[201~`` and is read whole; after ``/assign``
+(waiting for a letter) the lines typed or pasted are gathered until an empty line.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from handlers.texts import ROLE_LABELS
 from schedules.clock import Clock, SystemClock
 from storage.db import Database
 from storage.models import ChannelIdentity, Person, Unit
-from storage.queries import bind_identity, list_people
+from storage.queries import bind_identity, get_state, list_people
 
 CHANNEL = "console"
 QUIT = {"/thoat", "/thoát", "/quit", "/exit"}
@@ -29,6 +33,34 @@ SWITCH = {"/doi", "/đổi", "/switch"}
 
 Reader = Callable[[str], Awaitable[str | None]]
 Writer = Callable[[str], None]
+
+PASTE_START = "\x1b[200~"
+PASTE_END = "\x1b[201~"
+BRACKETED_PASTE_ON = "\x1b[?2004h"
+BRACKETED_PASTE_OFF = "\x1b[?2004l"
+MULTILINE_STATES = {"assign_wait"}
+"""Conversation steps that wait for a long text (a letter, after /assign): read until an empty line."""
+
+CONSOLE_HELP = (
+    "Trên máy này còn có:\n"
+    "/gui ĐƯỜNG_DẪN — gửi một tệp từ máy (như đính kèm tệp trong chat), ví dụ /gui ~/baocao.pdf\n"
+    "/doi — đổi người (đóng vai người khác trong danh sách)\n"
+    "/thoat — thoát\n"
+    "Dán văn bản nhiều dòng: dán một lần rồi nhấn Enter; sau /assign, kết thúc bằng một dòng trống."
+)
+MULTILINE_HINT = "(Dán hoặc gõ nội dung, có thể nhiều dòng; kết thúc bằng một dòng trống.)"
+
+
+def gui_usage() -> str:
+    return "Cách dùng: /gui đường/dẫn/tệp.pdf — gửi một tệp từ máy này."
+
+
+def no_such_file(path_text: str) -> str:
+    return f"Không tìm thấy tệp «{path_text}» trên máy này. Hãy kiểm tra lại đường dẫn, ví dụ /gui ~/baocao.pdf"
+
+
+def not_a_file(path_text: str) -> str:
+    return f"«{path_text}» là một thư mục, không phải tệp. Hãy chỉ đường dẫn tới một tệp, ví dụ /gui ~/baocao.pdf"
 
 
 async def stdin_reader(prompt: str) -> str | None:
@@ -58,12 +90,46 @@ class ConsoleChannel:
 
     async def run(self) -> None:
         self.write("Đôn Đốc — trò chuyện thử trên máy (console). Gõ /thoat để thoát, /doi để đổi người.")
+        terminal = self.read is stdin_reader and sys.stdin.isatty() and sys.stdout.isatty()
+        if terminal:  # a paste then arrives marked, and is read as one message
+            sys.stdout.write(BRACKETED_PASTE_ON)
+            sys.stdout.flush()
+        try:
+            while True:
+                person = await self.pick_person()
+                if person is None:
+                    return
+                if not await self.chat_as(person):
+                    return
+        finally:
+            if terminal:
+                sys.stdout.write(BRACKETED_PASTE_OFF)
+                sys.stdout.flush()
+
+    async def read_message(self, prompt: str, *, multiline: bool = False) -> str | None:
+        """One message: a line; a bracketed paste (all its lines); or, with ``multiline``, every line up to
+        an empty one. None at the end of input (with nothing read)."""
+        line = await self.read(prompt)
+        if line is None:
+            return None
+        if PASTE_START in line:
+            lines = [line]
+            while PASTE_END not in lines[-1]:
+                more = await self.read("")
+                if more is None:
+                    break
+                lines.append(more)
+            text = "\n".join(lines).replace(PASTE_START, "").replace(PASTE_END, "")
+            return text.strip("\n")
+        if not multiline or not line.strip():
+            return line
+        lines = [line]
         while True:
-            person = await self.pick_person()
-            if person is None:
-                return
-            if not await self.chat_as(person):
-                return
+            more = await self.read("… ")
+            if more is None or not more.strip():
+                break
+            lines.append(more)
+        return "\n".join(lines)
 
     async def pick_person(self) -> Person | None:
         async with self.db.session() as session:
@@ -103,17 +169,46 @@ class ConsoleChannel:
         self.write(f"\nBạn đang là {person.name}. Gõ /help để xem các lệnh.")
         # The greeting keeps the choices of a message that came for this person meanwhile (typing its number works).
         await self.deliver(await self.conversation.handle(Incoming.from_text(sender, "/help")), sender, turn=False)
+        self.write(CONSOLE_HELP)
+        multiline = False
         while True:
-            line = await self.read(f"{person.name}> ")
+            line = await self.read_message(f"{person.name}> ", multiline=multiline)
+            multiline = False
             if line is None or line.strip() in QUIT:
                 return False
             if line.strip() in SWITCH:
                 return True
             if not line.strip():
                 continue
+            command, _, argument = line.strip().partition(" ")
+            if command in SEND_FILE and (problem := self.file_problem(argument.strip().strip('"'))):
+                self.write(problem)
+                continue
             await self.deliver(await self.conversation.handle(await self.incoming(sender, line)), sender)
+            if command.lower() in ("/help", "/start"):
+                self.write(CONSOLE_HELP)
+            if await self.waits_for_long_text(person):
+                multiline = True
+                self.write(MULTILINE_HINT)
             if self.after_message is not None:
                 await self.after_message()
+
+    async def waits_for_long_text(self, person: Person) -> bool:
+        async with self.db.session() as session:
+            state = await get_state(session, person.id, self.clock.now())
+        return state is not None and state.kind in MULTILINE_STATES
+
+    @staticmethod
+    def file_problem(path_text: str) -> str | None:
+        """Why ``/gui path`` cannot send anything (said here: the chat would not know the command), or None."""
+        if not path_text:
+            return gui_usage()
+        path = Path(path_text).expanduser()
+        if path.is_dir():
+            return not_a_file(path_text)
+        if not path.is_file():
+            return no_such_file(path_text)
+        return None
 
     async def incoming(self, sender: Sender, line: str) -> Incoming:
         text = line.strip()

@@ -57,7 +57,7 @@ from handlers.letters import (
     roster_refs,
     save_draft,
 )
-from handlers.texts import due
+from handlers.texts import deadline_examples, due, example_day
 from schedules.deadlines import DeadlineError, parse_deadline
 from storage.models import ConversationState, Role
 from storage.queries import UnknownUnits, clear_state, get_state, resolve_units, set_state
@@ -94,7 +94,7 @@ ASK_LETTER = (
 )
 OLD_DRAFT_DROPPED = "Bản nháp giao việc trước (chưa xác nhận) đã được bỏ."
 NO_DEADLINE_FOUND = (
-    "Không tìm thấy hạn nộp nào trong {what} (ví dụ «chậm nhất ngày 15/11/2024», «trước ngày 20/11»), "
+    "Không tìm thấy hạn nộp nào trong {what} (ví dụ «{ex1}», «{ex2}»), "
     "nên chưa có việc gì để giao và chưa tạo gì. Hãy kiểm tra lại rồi gửi lại công văn, hoặc bấm «Huỷ»."
 )
 MAYBE_SPLIT = " Nếu công văn dài bị tách thành nhiều tin nhắn, hãy gửi tiếp phần còn lại."
@@ -120,7 +120,7 @@ UNITS_CHANGED = "🏢 Đã đổi đơn vị nhận mục {n}: {units}"
 ASK_NEW_DUE = (
     "📅 Nhập hạn mới cho mục {n}: {title}\n"
     "Hạn hiện tại: {current}\n"
-    "Ví dụ: «chậm nhất ngày 30/11/2024», «trước ngày 05/12» hoặc 30/11/2024."
+    "Ví dụ: «{ex1}», «{ex2}» hoặc {ex3}."
 )
 ASK_NEW_UNITS = (
     "🏢 Nhập đơn vị nhận mục {n}: {title}\n"
@@ -448,7 +448,8 @@ async def _take(request: Request, text: str, *, origin: str, name: str | None = 
     if origin == "paste" and len(text) <= SOURCE_LIMIT and len(last if last is not None else text) >= JOIN_MIN_PART:
         join_until = (now + JOIN_WINDOW).isoformat()
     if not any(task.due_at is not None for task in draft.tasks):
-        answer = NO_DEADLINE_FOUND.format(what=f"tệp «{name}»" if name else "văn bản này")
+        ex1, ex2, _ = deadline_examples(example_day(now.astimezone(tz).date()))
+        answer = NO_DEADLINE_FOUND.format(what=f"tệp «{name}»" if name else "văn bản này", ex1=ex1, ex2=ex2)
         if join_until is None:
             return await refuse(answer)
         return await refuse(answer + MAYBE_SPLIT, {"pending": text, "parts": parts, "join_until": join_until})
@@ -536,8 +537,9 @@ async def ask_due(request: Request, version: int, number: int) -> list[Reply]:
     data, draft = opened
     task = draft.tasks[number - 1]
     await _keep_draft(request, ASK_DUE, draft, data, version=version, ask=number)
+    ex1, ex2, ex3 = deadline_examples(example_day(request.now.astimezone(request.ctx.tz).date()))
     text = ASK_NEW_DUE.format(n=number, title=short(task.title, TITLE_IN_LIST),
-                              current=_current_due(task, request.ctx.tz))
+                              current=_current_due(task, request.ctx.tz), ex1=ex1, ex2=ex2, ex3=ex3)
     return [Reply(text, buttons=_back(version))]
 
 

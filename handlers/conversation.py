@@ -202,8 +202,8 @@ class Conversation:
             restarts = any(state.kind.startswith(prefix) and incoming.command == owner
                            for prefix, owner in STEP_OWNERS.items()) if state is not None else False
             if state is not None and state.kind != "idle" and not restarts:
+                before = [Reply(m.step_cancelled(state.kind))]  # before clearing: it resets the same row
                 await clear_state(request.session, request.person.id, now=request.now)
-                before = [Reply(m.step_cancelled(state.kind))]
             return before + await self._command(request)
         if state is not None and state.kind in self.states:
             return await self.states[state.kind](request, state.data)

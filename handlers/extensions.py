@@ -14,7 +14,7 @@ with a reason (the unit is told). ``/requests`` lists what waits. The rules live
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,11 @@ REASON_TOO_SHORT = "Hãy viết rõ lý do xin gia hạn (ít nhất vài chữ)
 DENY_REASON_TOO_SHORT = "Hãy viết rõ lý do từ chối (ít nhất vài chữ), hoặc bấm Huỷ."
 NOTHING_PENDING = "Không có đề nghị gia hạn nào đang chờ. 👍"
 FORBIDDEN = "Xin lỗi, vai trò của bạn không được dùng lệnh này."
-DATE_EXAMPLE = "ví dụ «25/11», «ngày 25/11/2026» hoặc «chậm nhất ngày 25/11»"
+
+
+def date_example(d: date) -> str:
+    """How to write a date, with a date that is not past (see ``texts.example_day``)."""
+    return f"ví dụ «{d:%d/%m}», «ngày {t.day(d)}» hoặc «chậm nhất ngày {d:%d/%m}»"
 DECISIONS = {"approved": "đã được đồng ý", "denied": "đã bị từ chối", "pending": "đang chờ"}
 
 
@@ -83,16 +87,21 @@ def ask_reason(task: Task, due: datetime, tz: ZoneInfo) -> str:
             "Hãy gõ lý do xin gia hạn (lãnh đạo sẽ đọc nguyên văn).")
 
 
-def ask_date(task: Task, due: datetime, tz: ZoneInfo) -> str:
+def _example(due: datetime, tz: ZoneInfo, now: datetime | None) -> date:
+    today = (now or due).astimezone(tz).date()
+    return t.example_day(today, after=due.astimezone(tz).date(), days=7)
+
+
+def ask_date(task: Task, due: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
     return (f"Xin gia hạn nhiệm vụ {_title(task)} đến ngày nào? Hạn hiện tại: {_due(due, tz)}.\n"
-            f"Hãy gõ ngày, {DATE_EXAMPLE}.")
+            f"Hãy gõ ngày, {date_example(_example(due, tz, now))}.")
 
 
-def bad_date(error: str) -> str:
-    return f"{error} Hãy gõ lại ngày xin gia hạn, {DATE_EXAMPLE}, hoặc bấm Huỷ."
+def bad_date(error: str, example: date) -> str:
+    return f"{error} Hãy gõ lại ngày xin gia hạn, {date_example(example)}, hoặc bấm Huỷ."
 
 
-def refused_date(reason: str, wanted: datetime, due: datetime, tz: ZoneInfo) -> str:
+def refused_date(reason: str, wanted: datetime, due: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
     if reason == "not_later":
         return (f"Ngày xin gia hạn ({_due(wanted, tz)}) phải sau hạn hiện tại ({_due(due, tz)}). "
                 "Hãy gõ một ngày muộn hơn, hoặc bấm Huỷ.")
@@ -100,7 +109,7 @@ def refused_date(reason: str, wanted: datetime, due: datetime, tz: ZoneInfo) -> 
         return f"Ngày {t.day(wanted.astimezone(tz).date())} đã qua. Hãy gõ một ngày từ hôm nay trở đi, hoặc bấm Huỷ."
     return (f"Ngày {t.day(wanted.astimezone(tz).date())} cách hạn hiện tại hơn {ext.MAX_EXTENSION.days} ngày. "
             "Nếu viết ngày không kèm năm, Đôn Đốc hiểu là lần tới của ngày đó; hãy ghi rõ năm "
-            "(ví dụ 25/11/2026), hoặc bấm Huỷ.")
+            f"(ví dụ {t.day(_example(due, tz, now))}), hoặc bấm Huỷ.")
 
 
 def already_pending(task: Task, pending: ExtensionRequest, tz: ZoneInfo) -> str:
@@ -258,7 +267,7 @@ async def _proceed(request: Request, assignment: Assignment, task: Task, data: d
         return replies + [Reply(ask_reason(task, due, tz), buttons=CANCEL)]
     if not data.get("due_at"):
         await set_state(request.session, request.person.id, STATE_DATE, data, now=request.now)
-        return replies + [Reply(ask_date(task, due, tz), buttons=CANCEL)]
+        return replies + [Reply(ask_date(task, due, tz, request.now), buttons=CANCEL)]
     return replies + await _record(request, assignment, task, data)
 
 
@@ -281,7 +290,8 @@ async def _begin(request: Request, assignment: Assignment, task: Task, data: dic
             ext.check_requested_due(due, wanted, request.now)
         except ext.ExtensionRefused as refused:
             data = {k: v for k, v in data.items() if k not in ("due_at", "phrase")}
-            before = list(before or []) + [Reply(refused_date(refused.reason, wanted, due, request.ctx.tz))]
+            before = list(before or []) + [Reply(refused_date(refused.reason, wanted, due, request.ctx.tz,
+                                                              request.now))]
     return await _proceed(request, assignment, task, data, before)
 
 
@@ -293,7 +303,8 @@ async def extend_command(request: Request) -> list[Reply]:
     try:
         task_id, deadline, reason = split_args(request.incoming.args, request.now, tz)
     except DeadlineError as error:
-        return [Reply(f"{error} Hãy gõ lại, ví dụ: /extend 25/11 vì chờ số liệu của các xã.")]
+        example = t.example_day(request.now.astimezone(tz).date(), days=7)
+        return [Reply(f"{error} Hãy gõ lại, ví dụ: /extend {example:%d/%m} vì chờ số liệu của các xã.")]
     candidates = await ext.extendable(request.session, request.unit.id)
     if task_id is not None:
         candidates = [(a, task) for a, task in candidates if task.id == task_id]
@@ -349,12 +360,13 @@ async def on_date(request: Request, data: dict) -> list[Reply]:
     try:
         deadline = parse_deadline(request.incoming.text, request.now, tz)
     except DeadlineError as error:
-        return [Reply(bad_date(str(error)), buttons=CANCEL)]
+        due = effective_due_at(assignment, task.due_at)
+        return [Reply(bad_date(str(error), _example(due, tz, request.now)), buttons=CANCEL)]
     due = effective_due_at(assignment, task.due_at)
     try:
         ext.check_requested_due(due, deadline.due_at, request.now)
     except ext.ExtensionRefused as refused:
-        return [Reply(refused_date(refused.reason, deadline.due_at, due, tz), buttons=CANCEL)]
+        return [Reply(refused_date(refused.reason, deadline.due_at, due, tz, request.now), buttons=CANCEL)]
     return await _proceed(request, assignment, task, _state(assignment, data.get("reason"), deadline))
 
 
@@ -370,7 +382,7 @@ async def _record(request: Request, assignment: Assignment, task: Task, data: di
         if refused.reason in ("not_later", "past", "too_far"):
             data = {k: v for k, v in data.items() if k not in ("due_at", "phrase")}
             await set_state(session, request.person.id, STATE_DATE, data, now=request.now)
-            return [Reply(refused_date(refused.reason, wanted, due, tz), buttons=CANCEL)]
+            return [Reply(refused_date(refused.reason, wanted, due, tz, request.now), buttons=CANCEL)]
         await clear_state(session, request.person.id, now=request.now)
         if refused.reason == "pending":
             return [Reply(already_pending(task, refused.existing, tz))]
@@ -476,7 +488,7 @@ def register(conversation: Conversation) -> None:
     from handlers.conversation import Choice, Command
 
     conversation.register(Command("extend", extend_command, REQUESTERS,
-                                  "xin gia hạn: /extend hoặc /extend 25/11 vì lý do"))
+                                  "xin gia hạn: /extend hoặc /extend NGÀY/THÁNG vì lý do"))
     conversation.register(Command("requests", list_requests, VIEWERS, "các đề nghị gia hạn đang chờ"))
     conversation.register_choice(Choice("extend", on_extend_button, REQUESTERS, 1))
     conversation.register_choice(Choice("extapprove", approve, DECIDERS, 1))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from schedules.calendar import WorkCalendar
@@ -45,6 +45,19 @@ RUNG_LABELS = {
 
 def day(d: date) -> str:
     return d.strftime("%d/%m/%Y")
+
+
+def example_day(today: date, *, after: date | None = None, days: int = 14) -> date:
+    """A date for the examples in messages: ``days`` after today (or after ``after``, when later), so an
+    example is never a date already past."""
+    return max(today, after or today) + timedelta(days=days)
+
+
+def deadline_examples(d: date) -> tuple[str, str, str]:
+    """Three ways to write the deadline ``d``, as letters do: «chậm nhất ngày 15/12/2026», «trước ngày
+    16/12», 15/12/2026."""
+    later = d + timedelta(days=1)
+    return f"chậm nhất ngày {day(d)}", f"trước ngày {later:%d/%m}", day(d)
 
 
 def day_with_weekday(d: date) -> str:

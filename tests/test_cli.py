@@ -164,3 +164,27 @@ def test_invite_codes_start_with_a_letter_or_digit():
     assert len(codes) == 2000
     assert all(len(code) == 12 and set(code) <= set(INVITE_ALPHABET) and code[0].isalnum() for code in codes)
     assert not set("-_0O1lI") & set(INVITE_ALPHABET)
+
+
+def test_task_add_refuses_an_empty_title_and_asks_before_a_past_deadline(env):
+    from typer.testing import CliRunner
+
+    from bot.cli import cli
+
+    call("demo")
+    before = call("task", "list").output
+    for title in ("", "   ", "\u200b"):
+        empty = call("task", "add", "--title", title, "--deadline", "chậm nhất ngày 15/12/2099", "--units", "NV")
+        assert empty.exit_code == 1 and "Tên nhiệm vụ (--title) không được để trống." in empty.output
+    args = ["task", "add", "--title", "Báo cáo cũ", "--deadline", "chậm nhất ngày 15/11/2020", "--units", "NV"]
+    declined = CliRunner().invoke(cli, args, input="k\n")
+    assert declined.exit_code == 1, declined.output
+    assert "đã qua" in declined.output and "Vẫn tạo nhiệm vụ này?" in declined.output
+    assert "Chưa tạo nhiệm vụ" in declined.output
+    assert call("task", "list").output == before
+    accepted = CliRunner().invoke(cli, args, input="có\n")
+    assert accepted.exit_code == 0 and "Đã tạo nhiệm vụ" in accepted.output, accepted.output
+    forced = call(*args, "--yes")
+    assert forced.exit_code == 0 and "Vẫn tạo" not in forced.output
+    future = call("task", "add", "--title", "Báo cáo mới", "--deadline", "chậm nhất ngày 15/12/2099", "--units", "NV")
+    assert future.exit_code == 0 and "Vẫn tạo" not in future.output

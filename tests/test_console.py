@@ -119,3 +119,79 @@ def test_demo_deadlines_lie_ahead_with_the_letters_order_spacing_and_weekdays(to
 def test_demo_marks_a_few_units_done():
     assert 3 <= len(DELIVERED) < 10
     assert {name for name, role, _ in PEOPLE if role == "leader"} and any(r == "coordinator" for _, r, _ in PEOPLE)
+
+
+LETTER = [
+    "UBND HUYỆN VĨNH LINH",
+    "Số: 15/UBND-NV",
+    "Vĩnh Linh, ngày 20 tháng 11 năm 2026",
+    "V/v báo cáo công tác cải cách hành chính",
+    "1. Phòng Tư pháp báo cáo kết quả rà soát văn bản, chậm nhất ngày 15/12/2026.",
+    "2. UBND các xã, thị trấn báo cáo tình hình thực hiện, trước ngày 20/12/2026.",
+]
+
+
+async def test_a_letter_typed_after_assign_is_one_message_up_to_an_empty_line(demo_db):
+    clock = FixedClock(vn(2026, 11, 23, 9))
+    script = Script(person_number("Nguyễn Thị Hương"), "/assign", *LETTER, "", "/thoat")
+    await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
+    out = script.text
+    assert "kết thúc bằng một dòng trống" in out
+    assert out.count("📄 Công văn số 15/UBND-NV") == 1 and "Đề xuất 2 nhiệm vụ" in out
+    assert "Không tìm thấy hạn nộp" not in out and "chưa hiểu tin nhắn" not in out
+
+
+async def test_a_bracketed_paste_is_one_message(demo_db):
+    clock = FixedClock(vn(2026, 11, 23, 9))
+    pasted = ["/assign \x1b[200~" + LETTER[0], *LETTER[1:-1], LETTER[-1] + "\x1b[201~"]
+    script = Script(person_number("Nguyễn Thị Hương"), *pasted, "/thoat")
+    await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
+    out = script.text
+    assert out.count("📄 Công văn số 15/UBND-NV") == 1 and "Đề xuất 2 nhiệm vụ" in out
+    assert "\x1b" not in out and "Không tìm thấy hạn nộp" not in out
+
+
+async def test_gui_with_a_wrong_path_says_so_and_help_lists_the_console_commands(demo_db, tmp_path):
+    clock = FixedClock(vn(2026, 11, 23, 9))
+    script = Script(person_number("Nguyễn Văn An"), f"/gui {tmp_path / 'khong-co.pdf'}", f"/gui {tmp_path}", "/gui",
+                    "/help", "/thoat")
+    await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
+    out = script.text
+    assert f"Không tìm thấy tệp «{tmp_path / 'khong-co.pdf'}» trên máy này" in out
+    assert f"«{tmp_path}» là một thư mục" in out and "Cách dùng: /gui" in out
+    assert "Không có lệnh /gui" not in out
+    after_help = out.split("Bạn đang là Nguyễn Văn An")[1]
+    assert after_help.count("/gui ĐƯỜNG_DẪN") == 2  # at the start and after /help
+    for command in ("/gui", "/doi", "/thoat"):
+        assert command in after_help
+
+
+async def test_any_command_cancels_a_pending_step_and_says_so(demo_db):
+    from sqlmodel import select
+
+    from storage.models import ExtensionRequest
+
+    clock = FixedClock(vn(2026, 11, 23, 9))
+    script = Script(person_number("Nguyễn Văn An"), "/extend", "/assign", "/foo", "xin chào", "/thoat")
+    await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
+    out = script.text
+    assert "Hãy gõ lý do xin gia hạn" in out
+    cancelled = out.split("Hãy gõ lý do xin gia hạn")[1]
+    assert "Đã huỷ bước đang chờ (nhập lý do xin gia hạn)" in cancelled.split("không được dùng lệnh này")[0]
+    assert cancelled.count("Đã huỷ bước đang chờ") == 1 and "Không có lệnh /foo" in cancelled
+    assert "Đôn Đốc chưa hiểu tin nhắn này" in cancelled.split("Không có lệnh /foo")[1]
+    async with demo_db.session() as session:
+        assert (await session.exec(select(ExtensionRequest))).all() == []
+
+
+def test_examples_in_messages_are_computed_from_today():
+    from handlers import extensions
+    from handlers.texts import deadline_examples, example_day
+
+    for today in (date(2024, 11, 1), date(2031, 12, 28)):
+        example = example_day(today)
+        assert example > today
+        assert deadline_examples(example)[0] == f"chậm nhất ngày {example:%d/%m/%Y}"
+    due = vn(2031, 12, 30, 23, 59)
+    text = extensions.ask_date(type("T", (), {"title": "Báo cáo"})(), due, VN, vn(2031, 12, 28, 9))
+    assert "06/01/2032" in text and "25/11" not in text
