@@ -11,7 +11,8 @@ import asyncio
 import io
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -43,6 +44,7 @@ from storage.db import Database
 from storage.models import ChannelIdentity, Person, Role
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "telegram"
 MESSAGE_LIMIT = 4096
@@ -67,14 +69,33 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
         [InlineKeyboardButton(text=b.label, callback_data=b.choice) for b in row] for row in reply.buttons])
 
 
-async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message: Message | None = None) -> int | None:
-    """Render one neutral reply; returns the id of the last message sent (the one with the buttons)."""
+async def patiently(call: Callable[[], Awaitable[T]], *, patient: bool, attempts: int = 5) -> T:
+    """Make one Bot API call; when ``patient``, a 429 waits the ``retry_after`` Telegram asks for and tries
+    again (a few times). The outbox sender is not patient: it reschedules the message instead."""
+    for attempt in range(attempts):
+        try:
+            return await call()
+        except TelegramRetryAfter as exc:
+            if not patient or attempt == attempts - 1:
+                raise
+            log.info("rate limited by Telegram, retrying in %s s", exc.retry_after)
+            await asyncio.sleep(exc.retry_after)
+    raise AssertionError("unreachable")
+
+
+async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message: Message | None = None,
+                     patient: bool = False) -> int | None:
+    """Render one neutral reply; returns the id of the last message sent (the one with the buttons).
+
+    ``patient``: a direct answer to someone's message waits out a 429 (see ``patiently``) rather than
+    being lost; each part is sent once."""
     markup = keyboard(reply)
     last: int | None = None
     if reply.edit and edit_message is not None and len(reply.text) <= MESSAGE_LIMIT and not reply.document:
         try:
-            await bot.edit_message_text(text=reply.text, chat_id=chat_id, message_id=edit_message.message_id,
-                                        reply_markup=markup)
+            await patiently(lambda: bot.edit_message_text(text=reply.text, chat_id=chat_id,
+                                                          message_id=edit_message.message_id, reply_markup=markup),
+                            patient=patient)
             return edit_message.message_id
         except TelegramBadRequest as exc:  # not modified, too old to edit …: send it as a new message
             log.info("edit failed, sending instead: %s", exc)
@@ -84,15 +105,19 @@ async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message
         last_file = index == len(files) - 1
         upload = BufferedInputFile(item.data, filename=item.name)
         send = bot.send_photo if kind == "photo" else bot.send_document
-        message = await send(chat_id=chat_id, caption=caption if last_file else None,
-                             reply_markup=markup if last_file and caption else None, **{kind: upload})
+        message = await patiently(
+            lambda: send(chat_id=chat_id, caption=caption if last_file else None,
+                         reply_markup=markup if last_file and caption else None, **{kind: upload}),
+            patient=patient)
         last = message.message_id
     if caption is not None:
         return last
     parts = split_text(reply.text)
     for index, part in enumerate(parts):
-        message = await bot.send_message(chat_id=chat_id, text=part,
-                                         reply_markup=markup if index == len(parts) - 1 else None)
+        message = await patiently(
+            lambda: bot.send_message(chat_id=chat_id, text=part,
+                                     reply_markup=markup if index == len(parts) - 1 else None),
+            patient=patient)
         last = message.message_id
     return last
 
@@ -188,7 +213,7 @@ class TelegramChannel:
         async with self.chat_lock(message.chat.id):
             replies = await self.conversation.handle(incoming)
             for reply in replies:
-                await send_reply(self.bot, message.chat.id, reply)
+                await send_reply(self.bot, message.chat.id, reply, patient=True)
         if incoming.command == "start":
             await self.refresh_commands(str(message.from_user.id))
         self.on_outbox()
@@ -204,7 +229,7 @@ class TelegramChannel:
                 log.info("cannot answer callback %s: %s", query.id, exc)
             message = query.message if isinstance(query.message, Message) else None
             for reply in replies:
-                await send_reply(self.bot, chat_id, reply, edit_message=message)
+                await send_reply(self.bot, chat_id, reply, edit_message=message, patient=True)
         self.on_outbox()
 
     # --- the command menu ----------------------------------------------------------------------

@@ -144,7 +144,7 @@ async def postgres_database() -> AsyncIterator[Database]:
     if admin_url is None:
         pytest.skip("PostgreSQL: TEST_DATABASE_URL is not set")
     try:
-        template = await asyncio.wait_for(_postgres_template(admin_url), 30)
+        template = await asyncio.wait_for(_postgres_template(admin_url), 120)  # a guard: an unanswering server
     except (OSError, asyncio.TimeoutError, Exception) as exc:  # unreachable server, refused login …
         if os.environ.get("CI", "").lower() == "true":
             raise

@@ -19,6 +19,7 @@ from storage.queries import create_invite
 from tests.conftest import VN, vn
 from tests.fakebot import FakeBotApi
 from tests.fakezalo import FakeZalo
+from tests.fakebot.server import WAIT_GUARD_S
 
 NOW = vn(2026, 11, 23, 9, 0)  # a Monday; the demo's deadlines lie ahead
 
@@ -93,7 +94,7 @@ async def running_channels(tmp_path, *, clock: FixedClock, demo_at, telegram: bo
         yield fake, zfake, app
     finally:
         stop.set()
-        await asyncio.wait_for(runner, 30)
+        await asyncio.wait_for(runner, WAIT_GUARD_S)  # a guard against a hung shutdown only
         await app.close()
         for server in (fake, zfake):
             if server is not None:

@@ -57,7 +57,8 @@ class FakeClock:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeBotApi]:
-    api = FakeBotApi()
+    """The lenient fake, for tests of the wire format (the strict default is tested on its own below)."""
+    api = FakeBotApi(rate_limits=None, strict_chats=False)
     await api.start()
     try:
         yield api
@@ -425,7 +426,8 @@ async def test_wait_for_sent_times_out_with_context(fake: FakeBotApi, bot: Bot) 
 
 async def test_rate_limits_answer_429_with_retry_after() -> None:
     clock = FakeClock()
-    async with FakeBotApi(rate_limits=RateLimits(global_per_s=3), clock=clock) as fake:
+    limits = RateLimits(global_per_s=3, per_chat_burst=1)
+    async with FakeBotApi(rate_limits=limits, clock=clock, strict_chats=False) as fake:
         bot = fake.make_bot()
         try:
             await bot.send_message(1, "a")
@@ -523,11 +525,14 @@ async def test_blocked_user_gives_403(fake: FakeBotApi, bot: Bot) -> None:
 
 
 async def test_strict_chats_reject_unknown_chats() -> None:
-    async with FakeBotApi(strict_chats=True) as fake:
+    async with FakeBotApi() as fake:  # strict by default
         bot = fake.make_bot()
         try:
-            fake.user(1001, "An")
+            an = fake.user(1001, "An")
             fake.group(-500, "Tổ công tác")
+            with pytest.raises(TelegramBadRequest, match="chat not found"):
+                await bot.send_message(1001, "An has not written yet")
+            an.send_text("xin chào")
             await bot.send_message(1001, "ok")
             group_message = await bot.send_message(-500, "ok")
             assert group_message.chat.title == "Tổ công tác"
@@ -554,3 +559,64 @@ def _subclasses(cls: type) -> set[type]:
     for sub in list(found):
         found |= _subclasses(sub)
     return found
+
+
+async def test_strict_by_default_per_chat_burst_then_one_a_second_on_the_fakes_clock() -> None:
+    clock = FakeClock()
+    async with FakeBotApi(clock=clock) as fake:
+        bot = fake.make_bot()
+        try:
+            users = [fake.user(2000 + n, f"U{n}") for n in range(40)]
+            for user in users:
+                user.send_text("chào")  # each action moves the fake's clock on by user_pace (1 s)
+            assert fake.clock() == clock.now + 40 * fake.user_pace
+            for n in range(3):  # a short burst to one chat
+                await bot.send_message(2000, f"m{n}")
+            with pytest.raises(TelegramRetryAfter) as caught:
+                await bot.send_message(2000, "m3")
+            assert caught.value.retry_after == 1
+            fake.advance(1.0)  # no sleeping: the fake's clock moves
+            await bot.send_message(2000, "m3")
+            with pytest.raises(TelegramRetryAfter):
+                await bot.send_message(2000, "m4")
+            fake.advance(1.0)
+            sent = 0
+            with pytest.raises(TelegramRetryAfter):  # 30 a second overall
+                for user in users[1:]:
+                    await bot.send_message(user.id, "tin")
+                    sent += 1
+            assert sent == 30 and fake.too_many_requests == 3
+        finally:
+            await bot.session.close()
+
+
+async def test_strict_lengths_in_code_points_after_trimming_and_keyboard_limits() -> None:
+    async with FakeBotApi() as fake:
+        bot = fake.make_bot()
+        try:
+            fake.user(1001, "An").send_text("/start")
+            astral = "𝐀" * 4096  # 4,096 code points but 8,192 UTF-16 units: Telegram accepts it
+            await bot.send_message(1001, "  \n" + astral + "\n  ")
+            with pytest.raises(TelegramBadRequest, match="message is too long"):
+                await bot.send_message(1001, astral + "x")
+            doc = BufferedInputFile(PDF, "a.pdf")
+            await bot.send_document(1001, doc, caption=" " + "ạ" * 1024 + " ")
+            with pytest.raises(TelegramBadRequest, match="caption is too long"):
+                await bot.send_document(1001, doc, caption="ạ" * 1025)
+            fake.advance(10)
+            hundred = InlineKeyboardMarkup(inline_keyboard=[
+                [InlineKeyboardButton(text=str(n), callback_data=f"b:{n}") for n in range(row * 10, row * 10 + 10)]
+                for row in range(10)])
+            await bot.send_message(1001, "100 nút", reply_markup=hundred)
+            too_many = InlineKeyboardMarkup(inline_keyboard=[*hundred.inline_keyboard,
+                                                             [InlineKeyboardButton(text="x", callback_data="x")]])
+            with pytest.raises(TelegramBadRequest, match="reply markup is too long"):
+                await bot.send_message(1001, "101 nút", reply_markup=too_many)
+            heavy = InlineKeyboardMarkup(inline_keyboard=[
+                [InlineKeyboardButton(text="Nút rất dài " * 20, callback_data=f"h:{n}")] for n in range(50)])
+            with pytest.raises(TelegramBadRequest, match="reply markup is too long"):
+                await bot.send_message(1001, "quá 10 KB", reply_markup=heavy)
+            with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
+                await bot.send_message(1001, "dữ liệu dài", reply_markup=keyboard(("x", "đ" * 33)))
+        finally:
+            await bot.session.close()

@@ -28,14 +28,21 @@ What the bot sent is kept in :attr:`FakeBotApi.sent`, an append-only history of
 ``kind == "edit"``, same ``message_id`` as the edited message). Entries are never changed
 afterwards; the current state of a message (after edits) is :meth:`FakeBotApi.message`.
 
-Rate limits (:class:`RateLimits`, off by default) answer 429 with ``retry_after`` on sliding windows
-of the injected ``clock``; :meth:`FakeBotApi.fail_next` and :meth:`FakeBotApi.delay_next` inject
-faults; :meth:`FakeUser.block_bot` makes sends to that chat answer 403.
+Strict by default, as Telegram is: rate limits (:class:`RateLimits`: about one message a second per
+chat with a short burst, 30 a second overall, 20 a minute per group) answer 429 with ``retry_after``,
+measured on the fake's own clock; sends to a chat whose user never wrote to the bot answer 400 "chat
+not found"; an inline keyboard holds at most 100 buttons and about 10 KB of markup. The clock is
+``time.monotonic`` plus a skew that user actions move on (a person needs about a second,
+``user_pace``, to type or press), so tests never sleep to stay under the limits; :meth:`FakeBotApi.advance`
+moves it further. ``FakeBotApi(rate_limits=None, strict_chats=False)`` is the lenient fake for tests
+of the wire format. :meth:`FakeBotApi.fail_next` and :meth:`FakeBotApi.delay_next` inject faults;
+:meth:`FakeUser.block_bot` makes sends to that chat answer 403.
 
 Realism that catches bugs early (each answers ``400 Bad Request`` like Telegram does):
 HTML ``parse_mode`` is parsed (unsupported tags such as ``<br>``, unbalanced tags or a bare ``<``
-are rejected), texts over 4096 and captions over 1024 characters, empty texts, ``callback_data``
-over 64 bytes, keyboard buttons without an action, invalid bot command names, editing a message
+are rejected), texts over 4096 and captions over 1024 characters (Unicode code points of the visible
+text after trimming, as Telegram counts), empty texts, ``callback_data`` over 64 bytes, over 100
+buttons or 10 KB of inline keyboard, keyboard buttons without an action, invalid bot command names, editing a message
 into the same content ("message is not modified"), replying to a missing message, answering a
 callback query twice, ``getFile`` on a file over 20 MB ("file is too big").
 """
@@ -50,6 +57,7 @@ import itertools
 import json
 import math
 import mimetypes
+import os
 import re
 import struct
 import time
@@ -84,6 +92,13 @@ MAX_UPLOAD_SIZE = 50 * 1024 * 1024
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+#: How long the test-side waits (``wait_for_sent``, ``next_message`` …) wait by default: a guard
+#: against a hung run, not a measure of speed, so a loaded machine does not fail a correct test.
+WAIT_GUARD_S = float(os.environ.get("FAKEBOT_WAIT_GUARD_S", "120"))
+MAX_BUTTONS = 100
+MAX_MARKUP_BYTES = 10 * 1024
+MARKUP_TOO_LONG = "Bad Request: reply markup is too long"
+CHAT_NOT_FOUND = "Bad Request: chat not found"
 
 FORBIDDEN_BLOCKED = "Forbidden: bot was blocked by the user"
 NOT_MODIFIED = (
@@ -171,13 +186,15 @@ class RateLimits:
     """Telegram's broadcast limits; ``None`` switches one limit off.
 
     A ``send*`` call that would exceed one answers 429 with ``parameters.retry_after`` (whole
-    seconds, at least 1: when the oldest call in the violated sliding window leaves it).
-    ``per_chat_per_s`` applies to every chat, groups included; groups (chat id < 0) are also held
-    to ``per_group_per_min``.
+    seconds, at least 1: when the limit lets the next message through). A chat (groups included)
+    gets ``per_chat_burst`` messages at once, then ``per_chat_per_s`` a second (a token bucket);
+    overall, at most ``global_per_s`` in any second; groups (chat id < 0) also at most
+    ``per_group_per_min`` in any minute.
     """
 
     global_per_s: int | None = 30
-    per_chat_per_s: int | None = 1
+    per_chat_per_s: float | None = 1
+    per_chat_burst: int = 3
     per_group_per_min: int | None = 20
 
 
@@ -186,22 +203,23 @@ class _RateLimiter:
         self.limits = limits
         self.clock = clock
         self._global: deque[float] = deque()
-        self._per_chat: dict[int, deque[float]] = {}
+        self._buckets: dict[int, tuple[float, float]] = {}  # chat id -> (tokens, at)
         self._per_group: dict[int, deque[float]] = {}
 
     def _windows(self, chat_id: int) -> list[tuple[deque[float], int, float]]:
         windows: list[tuple[deque[float], int, float]] = []
         if self.limits.global_per_s is not None:
             windows.append((self._global, self.limits.global_per_s, 1.0))
-        if self.limits.per_chat_per_s is not None:
-            windows.append(
-                (self._per_chat.setdefault(chat_id, deque()), self.limits.per_chat_per_s, 1.0)
-            )
         if chat_id < 0 and self.limits.per_group_per_min is not None:
             windows.append(
                 (self._per_group.setdefault(chat_id, deque()), self.limits.per_group_per_min, 60.0)
             )
         return windows
+
+    def _tokens(self, chat_id: int, now: float) -> float:
+        rate, burst = self.limits.per_chat_per_s, max(1, self.limits.per_chat_burst)
+        tokens, at = self._buckets.get(chat_id, (float(burst), now))
+        return min(float(burst), tokens + max(0.0, now - at) * rate)  # type: ignore[operator]
 
     def retry_after(self, chat_id: int) -> int | None:
         """Seconds to wait if a send to ``chat_id`` now would exceed a limit, else ``None``."""
@@ -213,14 +231,20 @@ class _RateLimiter:
             if len(stamps) >= limit:
                 # The call that frees a slot is the one ``limit`` places back from the end.
                 wait = max(wait, stamps[-limit] + window - now)
-        if wait <= 0:
+        if self.limits.per_chat_per_s is not None:
+            tokens = self._tokens(chat_id, now)
+            if tokens < 1.0:
+                wait = max(wait, (1.0 - tokens) / self.limits.per_chat_per_s)
+        if wait <= 1e-9:
             return None
-        return max(1, math.ceil(wait))
+        return max(1, math.ceil(wait - 1e-9))
 
     def record(self, chat_id: int) -> None:
         now = self.clock()
         for stamps, _limit, _window in self._windows(chat_id):
             stamps.append(now)
+        if self.limits.per_chat_per_s is not None:
+            self._buckets[chat_id] = (self._tokens(chat_id, now) - 1.0, now)
 
 
 @dataclass
@@ -425,6 +449,11 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def _visible_len(text: str) -> int:
+    """Telegram's length of a text or caption: Unicode code points, after trimming white space."""
+    return len(text.strip())
+
+
 def html_to_plain(text: str) -> str:
     """Parse Telegram-flavoured HTML like the Bot API does; return the visible text.
 
@@ -497,6 +526,10 @@ def _validate_markup(markup: Any) -> dict[str, Any] | None:
             "Bad Request: can't parse inline keyboard: "
             'field "inline_keyboard" must be an Array of Arrays',
         )
+    if sum(len(row) for row in keyboard) > MAX_BUTTONS:
+        raise ApiError(400, MARKUP_TOO_LONG)
+    if len(json.dumps(markup, ensure_ascii=False, separators=(",", ":")).encode("utf-8")) > MAX_MARKUP_BYTES:
+        raise ApiError(400, MARKUP_TOO_LONG)
     for row in keyboard:
         for button in row:
             if not isinstance(button, dict) or not button.get("text"):
@@ -561,6 +594,9 @@ class FakeUser:
         self.username = username
         self.language_code = language_code
         self.blocked = False
+        #: Whether this user ever wrote to the bot (or pressed its button): before that, sends to
+        #: their chat answer "chat not found" (``strict_chats``), as a bot cannot start a chat.
+        self.has_written = False
         self._cursor = 0  # index into api.sent for next_message()
 
     @property
@@ -652,6 +688,7 @@ class FakeUser:
     def _send(self, content: dict[str, Any], reply_to: int | dict | SentMessage | None) -> dict:
         if self.blocked:
             self.unblock_bot()
+        self._act()
         message = self.api._new_message(
             self.id, sender=self.as_user(), content=content, reply_to=reply_to
         )
@@ -679,6 +716,7 @@ class FakeUser:
             )
         if self.blocked:
             self.unblock_bot()
+        self._act()
         query_id = str(next(self.api._query_ids))
         query = {
             "id": query_id,
@@ -690,6 +728,11 @@ class FakeUser:
         self.api._callback_queries[query_id] = None
         self.api._enqueue({"callback_query": query})
         return query
+
+    def _act(self) -> None:
+        """A person acts: they have written to the bot, and some time passed (see ``user_pace``)."""
+        self.has_written = True
+        self.api.advance(self.api.user_pace)
 
     # -- blocking
 
@@ -734,7 +777,7 @@ class FakeUser:
         self,
         predicate: Callable[[SentMessage], bool] | None = None,
         *,
-        timeout: float = 10.0,
+        timeout: float = WAIT_GUARD_S,
     ) -> SentMessage:
         """The next entry of ``sent`` for this chat this user has not read yet (sends and edits
         alike), optionally the next one matching ``predicate``. Entries skipped over count as
@@ -765,20 +808,24 @@ class FakeBotApi:
         self,
         token: str = "123:TEST",
         *,
-        rate_limits: RateLimits | None = None,
+        rate_limits: RateLimits | None = RateLimits(),
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         bot_username: str = "dondoc_bot",
         bot_name: str = "Đôn Đốc",
-        strict_chats: bool = False,
+        strict_chats: bool = True,
+        user_pace: float = 1.0,
         host: str = "127.0.0.1",
     ) -> None:
         """
-        :param rate_limits: enforce Telegram's send limits (429) on the ``clock``; off if None.
-        :param clock: monotonic seconds, for rate limits and :attr:`SentMessage.time`.
+        :param rate_limits: enforce Telegram's send limits (429) on the fake's clock; off if None.
+        :param clock: monotonic seconds; the fake's clock is this plus the skew moved by
+            :meth:`advance` (rate limits, :attr:`SentMessage.time`).
         :param wall_clock: epoch seconds, for the ``date`` of messages.
-        :param strict_chats: answer 400 "chat not found" to sends to chats never seen
-            (neither a :meth:`user` nor a :meth:`group`).
+        :param strict_chats: answer 400 "chat not found" to sends to chats whose user never wrote
+            to the bot (and to groups never declared with :meth:`group`).
+        :param user_pace: seconds that pass on the fake's clock with each action of a
+            :class:`FakeUser` (a message, a press): people do not type a message a millisecond.
         """
         bot_id, _, _ = token.partition(":")
         if not bot_id.isdigit():
@@ -791,12 +838,14 @@ class FakeBotApi:
             "first_name": bot_name,
             "username": bot_username,
         }
-        self.clock = clock
+        self._base_clock = clock
+        self.skew = 0.0
+        self.user_pace = user_pace
         self.wall_clock = wall_clock
         self.strict_chats = strict_chats
         self.host = host
         self.rate_limits = rate_limits
-        self._limiter = _RateLimiter(rate_limits, clock) if rate_limits else None
+        self._limiter = _RateLimiter(rate_limits, self.clock) if rate_limits else None
 
         #: Every message the bot sent, and every edit, in order (see :class:`SentMessage`).
         self.sent: list[SentMessage] = []
@@ -835,6 +884,16 @@ class FakeBotApi:
         self._closed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+
+    def clock(self) -> float:
+        """The fake's clock: the given monotonic clock plus the skew (see :meth:`advance`)."""
+        return self._base_clock() + self.skew
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock ahead (rate limits see that much more time pass), without sleeping."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        self.skew += seconds
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -996,7 +1055,7 @@ class FakeBotApi:
         edits: bool = True,
         count: int = 1,
         since: int = 0,
-        timeout: float = 10.0,
+        timeout: float = WAIT_GUARD_S,
     ) -> list[SentMessage]:
         """Wait until ``count`` entries of ``sent`` (from index ``since``) match; return the first
         ``count`` of them. Wakes on each new entry (no polling); raises ``TimeoutError`` after
@@ -1031,7 +1090,7 @@ class FakeBotApi:
         *,
         count: int = 1,
         since: int = 0,
-        timeout: float = 10.0,
+        timeout: float = WAIT_GUARD_S,
     ) -> list[dict[str, Any]]:
         """Wait until ``count`` calls of ``method`` (from index ``since`` of ``calls``) match;
         return their params. Calls are logged when they arrive, before they are answered."""
@@ -1213,8 +1272,8 @@ class FakeBotApi:
             raise ApiError(403, FORBIDDEN_BLOCKED)
         if chat_id == self.bot_id:
             raise ApiError(403, "Forbidden: bot can't send messages to bots")
-        if self.strict_chats and user is None and chat_id not in self.groups:
-            raise ApiError(400, "Bad Request: chat not found")
+        if self.strict_chats and chat_id not in self.groups and (user is None or not user.has_written):
+            raise ApiError(400, CHAT_NOT_FOUND)
 
     def _check_rate(self, chat_id: int) -> None:
         if self._limiter is None:
@@ -1479,7 +1538,7 @@ class FakeBotApi:
         if caption is None:
             return None, None, parse_mode
         plain = _render(caption, parse_mode)
-        if _utf16_len(plain) > MAX_CAPTION_LENGTH:
+        if _visible_len(plain) > MAX_CAPTION_LENGTH:
             raise ApiError(400, "Bad Request: message caption is too long")
         return caption, plain, parse_mode
 
@@ -1511,7 +1570,7 @@ class FakeBotApi:
         plain = _render(text, parse_mode)
         if not plain.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if _utf16_len(plain) > MAX_TEXT_LENGTH:
+        if _visible_len(plain) > MAX_TEXT_LENGTH:
             raise ApiError(400, "Bad Request: message is too long")
         markup = _validate_markup(_json(params, "reply_markup"))
         self._check_chat(chat_id)
@@ -1666,7 +1725,7 @@ class FakeBotApi:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
         parse_mode = _str(params, "parse_mode")
         plain = _render(text, parse_mode)
-        if _utf16_len(plain) > MAX_TEXT_LENGTH:
+        if _visible_len(plain) > MAX_TEXT_LENGTH:
             raise ApiError(400, "Bad Request: message is too long")
         markup = _validate_markup(_json(params, "reply_markup"))
         inline = markup if markup is not None and "inline_keyboard" in markup else None
