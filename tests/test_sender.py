@@ -41,6 +41,7 @@ from storage.models import OutboxMessage, Person
 from storage.outbox import MAX_ATTEMPTS, Recipient
 from tests.conftest import REPO, postgres_database
 from tests.fakebot import FakeBotApi, RateLimits
+from tests.fakebot.server import WAIT_GUARD_S
 
 T0 = datetime(2024, 11, 14, 0, 30, tzinfo=timezone.utc)  # 07:30 in Hà Nội
 KEY = re.compile(r"^\[(?P<key>[^\]]+)\] ")
@@ -155,6 +156,8 @@ async def drain_under_limits(db: Database, scale: float, plan: list[tuple[str, i
                       clock=time_.monotonic)
     await fake.start()
     fake.group(GROUP, "UBND xã Tân Lập — Văn phòng")
+    for chat in {chat for _, chat in plan if chat > 0}:  # people who wrote to the bot (registered)
+        fake.user(chat, f"Cán bộ {chat}").has_written = True
     bot = make_bot(fake.token, fake.base_url)
     sender = OutboxSender(db, {"telegram": TelegramTransport(bot)}, time_,
                           limiter=RateLimiter(Limits(), monotonic=time_.monotonic), sleep=time_.sleep)
@@ -205,9 +208,10 @@ async def test_2000_messages_drain_without_a_single_429(sqlite_db):
     print(f"\n2,000 messages in {elapsed:.1f} s (x{SCALE:g} time): {2000 / elapsed:.1f}/s, "
           f"429s: {fake.too_many_requests}")
     check_rate_drain(fake, plan, await rows(sqlite_db))
-    # 2,000 messages cannot go out faster than 30/s; the sender should not be far below its 28/s
-    # (a batch held up by its busiest chat, or a deferred chat starved behind the backlog, is).
-    assert 2000 / 30 <= elapsed < 2000 / 22, elapsed
+    # 2,000 messages cannot go out faster than 30/s, whatever the machine's load.
+    assert 2000 / 30 <= elapsed, elapsed
+    # How close to its 28/s the sender comes depends on the CPU it gets: on a busy machine the dilated
+    # clock runs on while the process waits for a core. That figure is the opt-in real-time test's.
 
 
 @pytest.mark.skipif(os.environ.get("DONDOC_REAL_LIMITS") != "1",
@@ -216,6 +220,9 @@ async def test_2000_messages_drain_without_a_single_429_in_real_time(sqlite_db):
     fake, plan, elapsed = await drain_under_limits(sqlite_db, 1.0)
     check_rate_drain(fake, plan, await rows(sqlite_db))
     print(f"\n2,000 messages in {elapsed:.1f} s: {2000 / elapsed:.1f}/s, 429s: {fake.too_many_requests}")
+    # The sender should not be far below its 28/s (a batch held up by its busiest chat, or a deferred
+    # chat starved behind the backlog, is). Real time: run it on a quiet machine.
+    assert 2000 / 30 <= elapsed < 2000 / 22, elapsed
 
 
 # --------------------------------------------------------------------------- failures, on virtual time
@@ -261,6 +268,8 @@ class World:
 
 async def virtual_world(db: Database, *, request_timeout: float = 10.0, strict_chats: bool = False,
                         **sender_kwargs: Any):
+    """The sender on virtual time against the fake with Telegram's rate limits on that time; chats need
+    not have written first unless ``strict_chats`` (these tests are about the sender's failure paths)."""
     time_ = VirtualTime()
     fake = FakeBotApi(clock=time_.monotonic, strict_chats=strict_chats)
     await fake.start()
@@ -474,7 +483,7 @@ async def strict_world(db):
 
 async def test_a_permanent_400_fails_the_message_once(strict_world):
     world = strict_world
-    world.fake.user(801, "Chi")
+    world.fake.user(801, "Chi").has_written = True  # 802 never wrote to the bot
     people = await seed(world.db, [("p1", 801), ("p2", 801), ("q1", 802)], texts={"p1": "   "})
     await world.sender.drain()
     state = await rows(world.db)
@@ -554,13 +563,13 @@ async def test_killed_mid_drain_and_restarted(db, after_processing, tmp_path):
     """
     plan = crash_plan()
     await seed(db, plan, now=datetime.now(timezone.utc) - timedelta(minutes=1))
-    fake = HoldingFake()
+    fake = HoldingFake(rate_limits=None, strict_chats=False)  # the worker's limiter is opened up, see there
     fake.hold_from, fake.after_processing = 300, after_processing
     await fake.start()
     log = tmp_path / "worker.log"
     worker = await run_worker(db, fake, log, "--concurrency", str(CONCURRENCY))
     try:
-        await fake.wait_for_held(CONCURRENCY, timeout=60)
+        await fake.wait_for_held(CONCURRENCY, timeout=WAIT_GUARD_S)
         assert worker.returncode is None
         worker.send_signal(signal.SIGKILL)
         assert await asyncio.wait_for(worker.wait(), 30) == -signal.SIGKILL
@@ -629,7 +638,7 @@ async def test_two_claims_at_once_take_different_messages_without_waiting(pg_url
 async def test_two_senders_on_one_postgresql_deliver_each_message_once(pg_url):
     one, two = Database(pg_url), Database(pg_url)
     plan = [(f"t{i:04d}", 960_000 + i % 300) for i in range(1000)]
-    fake = FakeBotApi()
+    fake = FakeBotApi(rate_limits=None, strict_chats=False)  # the senders' limiter is opened up below
     await fake.start()
     bots = [make_bot(fake.token, fake.base_url) for _ in range(2)]
     fast = Limits(global_per_s=5000, per_chat_interval_s=0.0, per_group_per_min=10_000)
