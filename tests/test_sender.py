@@ -536,7 +536,8 @@ async def run_worker(db: Database, fake: FakeBotApi, log: Path, *extra: str) -> 
             cwd=REPO, stdout=output, stderr=output)
 
 
-CRASH_MESSAGES = 1000
+CRASH_MESSAGES = 400
+HOLD_FROM = 120  # well inside the first batch of 200, as the sends in flight are
 CONCURRENCY = 16
 
 
@@ -553,7 +554,7 @@ def crash_plan() -> list[tuple[str, int]]:
 
 @pytest.mark.parametrize("after_processing", [False, True], ids=["held-before-sending", "held-after-sending"])
 async def test_killed_mid_drain_and_restarted(db, after_processing, tmp_path):
-    """SIGKILL a sender process while the fake holds sends #300 onwards, restart it, let it finish.
+    """SIGKILL a sender process while the fake holds sends #120 onwards, restart it, let it finish.
 
     The kill lands at a known point: the worker has ``CONCURRENCY`` sends in flight, all held by the
     fake, so every other message is either marked sent (its permit was released after the commit)
@@ -564,7 +565,7 @@ async def test_killed_mid_drain_and_restarted(db, after_processing, tmp_path):
     plan = crash_plan()
     await seed(db, plan, now=datetime.now(timezone.utc) - timedelta(minutes=1))
     fake = HoldingFake(rate_limits=None, strict_chats=False)  # the worker's limiter is opened up, see there
-    fake.hold_from, fake.after_processing = 300, after_processing
+    fake.hold_from, fake.after_processing = HOLD_FROM, after_processing
     await fake.start()
     log = tmp_path / "worker.log"
     worker = await run_worker(db, fake, log, "--concurrency", str(CONCURRENCY))
@@ -580,7 +581,7 @@ async def test_killed_mid_drain_and_restarted(db, after_processing, tmp_path):
         marked = {key for key, m in state.items() if m.sent_at is not None}
         # What the killed process confirmed is exactly what the fake delivered outside the held calls.
         assert marked == set(before_kill) - held
-        assert len(marked) == 299
+        assert len(marked) == HOLD_FROM - 1
         if after_processing:
             assert held <= set(before_kill)  # in the chats, not confirmed
         else:
@@ -590,7 +591,7 @@ async def test_killed_mid_drain_and_restarted(db, after_processing, tmp_path):
         # The restart comes after the killed process's lease (2 min) ran out: its clock is 10 min ahead.
         worker = await run_worker(db, fake, log, "--concurrency", str(CONCURRENCY), "--skew-s", "600")
         assert await asyncio.wait_for(worker.wait(), 120) == 0, log.read_text()
-        assert f"sent {CRASH_MESSAGES - 299}" in log.read_text()  # the killed batch and the rest
+        assert f"sent {CRASH_MESSAGES - (HOLD_FROM - 1)}" in log.read_text()  # the killed batch and the rest
     finally:
         if worker.returncode is None:
             worker.kill()
