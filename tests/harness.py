@@ -73,6 +73,8 @@ async def running_channels(tmp_path, *, clock: FixedClock, demo_at, telegram: bo
     """The real bot (``run_bot``) on the demo against fresh fakes of Telegram's Bot API and/or the Zalo
     Bot Platform; yields ``(fake_telegram, fake_zalo, app)`` (None for a platform not served)."""
     fake = FakeBotApi() if telegram else None
+    # End-to-end tests meet Telegram's refusals: rate limits with 429, "chat not found", keyboard limits.
+    assert fake is None or (fake.rate_limits is not None and fake.strict_chats)
     zfake = FakeZalo(max_poll_s=settings.pop("zalo_max_poll_s", 30.0)) if zalo else None
     if fake is not None:
         await fake.start()
