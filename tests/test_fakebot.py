@@ -33,6 +33,7 @@ from aiogram.types import (
 )
 
 from tests.fakebot import MAX_DOWNLOAD_SIZE, FakeBotApi, RateLimits
+from tests.fakebot.server import WAIT_GUARD_S
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 PNG = (
@@ -319,7 +320,7 @@ async def test_get_updates_long_poll_waits_for_an_update(fake: FakeBotApi, bot: 
     await fake.wait_for_call("getUpdates")
     assert not poll.done()
     sent = user.send_text("xin chào")
-    updates = await asyncio.wait_for(poll, 10)
+    updates = await asyncio.wait_for(poll, WAIT_GUARD_S)
     assert [u.message.text for u in updates] == ["xin chào"]
     assert updates[0].message.message_id == sent["message_id"]
     assert updates[0].message.from_user.first_name == "An"
@@ -343,7 +344,7 @@ async def test_newer_get_updates_terminates_the_older(fake: FakeBotApi, bot: Bot
     await fake.wait_for_call("getUpdates")
     assert await bot.get_updates(timeout=0) == []
     with pytest.raises(TelegramConflictError, match="terminated by other getUpdates"):
-        await asyncio.wait_for(first, 10)
+        await asyncio.wait_for(first, WAIT_GUARD_S)
 
 
 async def test_dispatcher_polls_echoes_and_stops(fake: FakeBotApi, bot: Bot) -> None:
@@ -402,7 +403,7 @@ async def test_dispatcher_polls_echoes_and_stops(fake: FakeBotApi, bot: Bot) -> 
         assert fake.callback_answers[query["id"]]["text"] == "Đã ghi nhận"
     finally:
         await dp.stop_polling()
-        await asyncio.wait_for(polling, 10)
+        await asyncio.wait_for(polling, WAIT_GUARD_S)
     assert polling.done() and polling.exception() is None
     # aiogram asked only for the update types it has handlers for.
     allowed = fake.calls_of("getUpdates")[0]["allowed_updates"]

@@ -573,7 +573,7 @@ async def test_killed_mid_drain_and_restarted(db, after_processing, tmp_path):
         await fake.wait_for_held(CONCURRENCY, timeout=WAIT_GUARD_S)
         assert worker.returncode is None
         worker.send_signal(signal.SIGKILL)
-        assert await asyncio.wait_for(worker.wait(), 30) == -signal.SIGKILL
+        assert await asyncio.wait_for(worker.wait(), WAIT_GUARD_S) == -signal.SIGKILL
         before_kill = delivered(fake)
         held = set(fake.held)
         assert len(held) == CONCURRENCY
@@ -626,7 +626,7 @@ async def test_two_claims_at_once_take_different_messages_without_waiting(pg_url
             first = await outbox.claim(first_session, now=T0, limit=5, lease=timedelta(minutes=2))
             async with two.session() as second_session:  # the first transaction is still open
                 second = await asyncio.wait_for(
-                    outbox.claim(second_session, now=T0, limit=5, lease=timedelta(minutes=2)), 10)
+                    outbox.claim(second_session, now=T0, limit=5, lease=timedelta(minutes=2)), WAIT_GUARD_S)
         assert len(first) == len(second) == 5
         assert {m.id for m in first}.isdisjoint({m.id for m in second})
         async with one.session() as session:

@@ -32,6 +32,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakebot.server import WAIT_GUARD_S
+
 TEXT_LIMIT = 2000
 METHODS = {"getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage", "sendPhoto",
            "sendSticker", "sendChatAction"}
@@ -80,7 +82,7 @@ class FakeZaloUser:
     def send_image(self, url: str = "https://example.invalid/a.jpg", caption: str = "") -> dict[str, Any]:
         return self._send("message.image.received", photo_url=url, caption=caption)
 
-    async def next_message(self, timeout: float = 30.0) -> Sent:
+    async def next_message(self, timeout: float = WAIT_GUARD_S) -> Sent:  # a hang guard, not a speed check
         """The next message the bot sent to this user (in order)."""
         def ready() -> Sent | None:
             if len(self.received) > self._seen:
