@@ -88,7 +88,9 @@ async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message
     """Render one neutral reply; returns the id of the last message sent (the one with the buttons).
 
     ``patient``: a direct answer to someone's message waits out a 429 (see ``patiently``) rather than
-    being lost; each part is sent once."""
+    being lost. Once one part of a reply (a chart, a document, a text cut in parts) has gone, the rest
+    waits out a 429 too, whoever sends: giving up then would make the outbox send the whole reply again,
+    the parts already delivered twice."""
     markup = keyboard(reply)
     last: int | None = None
     if reply.edit and edit_message is not None and len(reply.text) <= MESSAGE_LIMIT and not reply.document:
@@ -108,7 +110,7 @@ async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message
         message = await patiently(
             lambda: send(chat_id=chat_id, caption=caption if last_file else None,
                          reply_markup=markup if last_file and caption else None, **{kind: upload}),
-            patient=patient)
+            patient=patient or last is not None)
         last = message.message_id
     if caption is not None:
         return last
@@ -117,7 +119,7 @@ async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message
         message = await patiently(
             lambda: bot.send_message(chat_id=chat_id, text=part,
                                      reply_markup=markup if index == len(parts) - 1 else None),
-            patient=patient)
+            patient=patient or last is not None)
         last = message.message_id
     return last
 

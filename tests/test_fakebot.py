@@ -637,7 +637,12 @@ async def test_a_direct_reply_waits_out_a_429_instead_of_being_lost() -> None:
             await send_reply(bot, 1001, Reply(text), patient=True)
             assert [m.text.split()[1] for m in fake.messages_to(1001)] == ["0", "1", "2"]
             assert fake.too_many_requests >= 1
-            with pytest.raises(TelegramRetryAfter):
+            with pytest.raises(TelegramRetryAfter):  # the sender's way: nothing went, it reschedules
                 await send_reply(bot, 1001, Reply("không chờ"), patient=False)
+            # Once a first part has gone, the rest waits too: giving up would send that part twice.
+            fake.advance(5)
+            before = len(fake.messages_to(1001))
+            await send_reply(bot, 1001, Reply(text), patient=False)
+            assert [m.text.split()[1] for m in fake.messages_to(1001)[before:]] == ["0", "1", "2"]
         finally:
             await bot.session.close()
