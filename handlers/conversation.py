@@ -55,6 +55,8 @@ class HandlerContext:
     max_file_bytes: int = TELEGRAM_DOWNLOAD_LIMIT
     links: LinkIssuer | None = None
     """Signed web links for uploads and downloads (``bot.web.WebLinks``); None without a web server."""
+    blobs: Any = None
+    """``storage.blobs.BlobStore``: outgoing files (the digest's chart and workbook) stored once, by key."""
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,13 @@ class Conversation:
             Choice("accept", review.accept, REVIEWERS, 2),
             Choice("return", review.ask_reason, REVIEWERS, 2),
             Choice("file", review.send_file, STAFF, 1),
-            Choice("task", board_views.task_units, ALL_ROLES, 1),
             Choice("cancel", review.cancel, ALL_ROLES, 0),
+            Choice("review", review.pending_reviews, REVIEWERS, 1),
+            Choice("pickpg", intake.on_pick_page, ALL_ROLES, 1),
         ):
             self.register_choice(choice)
         self.states["return_reason"] = review.return_with_reason
+        board_views.register(self)
         extensions.register(self)
         assign.register(self)
         workflows.register(self)

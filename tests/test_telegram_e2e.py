@@ -184,12 +184,15 @@ async def test_leader_reads_status_late_log_and_the_export_workbook(world):
     officer = await world.register("Nguyễn Văn An")
     leader.send_command("/status")
     status = await leader.next_message()
-    assert "📊 Tình hình thực hiện" in status.text and "Đã nộp 2/5 (40%)" in status.text
-    units = await leader.next_message()
-    assert "Theo đơn vị (đã nộp / được giao)" in units.text and "• Thị trấn Hồ Xá: 1/2" in units.text
+    assert "📊 Tình hình thực hiện" in status.text and "Đang theo dõi 7 nhiệm vụ" in status.text
+    assert "\n#1 · Báo cáo kết quả thực hiện Kế hoạch CCHC năm 2024" in status.text and "2/5 đã nộp" in status.text
+    assert status.callback_data[0] == "task:1" and "rank:1" in status.callback_data
     leader.press(status, status.callback_data[0])
     detail = await leader.next_message()
-    assert "Phòng Nội vụ: đã duyệt" in detail.text and "Phòng Tư pháp: đã nộp, chờ duyệt" in detail.text
+    assert "✅ Đã duyệt (1):\nPhòng Nội vụ" in detail.text and "📥 Đã nộp, chờ duyệt (1):\nPhòng Tư pháp" in detail.text
+    leader.press(status, "rank:1")
+    ranking = await leader.next_message()
+    assert "Xếp hạng đơn vị theo tỉ lệ đúng hạn" in ranking.text and ranking.callback_data[0].startswith("unit:")
 
     officer.send_command("/status")
     own = await officer.next_message()
@@ -201,9 +204,10 @@ async def test_leader_reads_status_late_log_and_the_export_workbook(world):
     leader.send_command("/late")
     late = await leader.next_message()
     assert "Đơn vị quá hạn" in late.text and "Phòng Tài chính - Kế hoạch (quá hạn 3 ngày)" in late.text
+    assert "• #1 · " in late.text
     leader.send_command("/log NV")
     log = await leader.next_message()
-    assert "duyệt" in log.text and "Phòng Nội vụ" in log.text
+    assert "duyệt" in log.text and "Phòng Nội vụ" in log.text and "#1 " in log.text
 
     leader.send_command("/export")
     exported = await leader.next_message(lambda m: m.document is not None)
