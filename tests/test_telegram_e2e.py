@@ -175,8 +175,10 @@ async def test_return_with_reason_then_resubmission_is_a_new_round(world):
     coordinator.send_command("/review")
     heading = await coordinator.next_message(lambda m: "hồ sơ đang chờ" in (m.text or ""))
     assert "Có 6 hồ sơ đang chờ xem xét" in heading.text  # with the five the demo has waiting
-    item = await coordinator.next_message(lambda m: "Văn phòng" in (m.text or ""))
-    assert "lần 2" in item.text
+    # one message, each submission numbered with its buttons (paged when longer than a message)
+    item = next(block for block in heading.text.split("\n\n") if "Văn phòng" in block)
+    assert "lần 2" in item and "#5 «" in item
+    assert any(c.startswith("accept:") and c.endswith(":2") for c in heading.callback_data)  # round 2
 
 
 async def test_leader_reads_status_late_log_and_the_export_workbook(world):
