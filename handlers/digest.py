@@ -517,6 +517,15 @@ DIGEST_SECTIONS: list[DigestSection] = [
 TEXT_LIMIT = CHANNEL_LIMITS["telegram"].text
 
 
+def fit_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """At most ``limit`` characters (one message): whole lines kept, the cut said."""
+    if len(text) <= limit:
+        return text
+    note = "\n… (còn nữa: gõ /status để xem đầy đủ)"
+    kept = text[: limit - len(note)]
+    return kept[: kept.rfind("\n")] + note if "\n" in kept else kept + note
+
+
 def render_digest(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, *, limit: int = TEXT_LIMIT) -> str:
     """The digest's text; lists are capped at ``LIST_CAP`` lines, fewer when that is needed to stay
     within ``limit`` characters (one message)."""
@@ -585,7 +594,7 @@ async def build_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
     digest.text = render_digest(digest, tz, calendar)
     from handlers.workflows import with_digest_sections  # issue 11: explanations, progress counts
 
-    digest.text = await with_digest_sections(session, digest.text, now=now, tz=tz)
+    digest.text = fit_text(await with_digest_sections(session, digest.text, now=now, tz=tz))
     built = await files
     digest.chart_png, digest.workbook = built.chart or b"", built.workbook
     return digest
