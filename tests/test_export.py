@@ -342,7 +342,7 @@ async def test_dollar_signs_in_a_title_are_drawn_as_text(demo):
     """Matplotlib reads "$…$" as TeX: an unbalanced or bad one used to crash the chart (digest, /export)."""
     import dataclasses
 
-    _, entries, _ = demo
+    _, entries, _, _ = demo
     titles = ["Báo cáo $x^2$ quý 3", "Chi phí $5 và $", r"Kế hoạch $\frac{$", "$$$"]
     odd = [dataclasses.replace(entries[0], task=entries[0].task.model_copy(update={"title": title}))
            for title in titles]
