@@ -15,6 +15,7 @@ from handlers.conversation import Conversation, HandlerContext
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock, SystemClock
 from schedules.office_calendar import OfficeCalendar, load_calendar_file
+from storage.blobs import BlobStore, PlatformFiles
 from storage.db import Database
 from storage.filestore import EvidenceStore
 from storage.letterfile import LetterReader
@@ -51,7 +52,7 @@ class App:
             return await self.office_calendar.refresh(session)
 
     def sender(self, **kwargs) -> OutboxSender:
-        return OutboxSender(self.db, self.transports, self.clock, **kwargs)
+        return OutboxSender(self.db, self.transports, self.clock, blobs=self.ctx.blobs, **kwargs)
 
     async def close(self) -> None:
         await stop_web(self)
@@ -82,7 +83,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None, sandbox: Sandbo
     store = EvidenceStore(settings.data_dir / "evidence")
     ctx = HandlerContext(db=db, clock=clock, tz=settings.tz, calendar=calendar, bot_username=settings.bot_username,
                          inspector=inspector, store=store, links=web_links(settings, settings.data_dir),
-                         letters=LetterReader(sandbox))
+                         letters=LetterReader(sandbox),
+                         blobs=BlobStore(settings.data_dir / "blobs"))
     return App(settings=settings, db=db, clock=clock, calendar=calendar, ctx=ctx, conversation=Conversation(ctx),
                inspector=inspector, store=store, office_calendar=office_calendar,
                sandbox=sandbox, owns_sandbox=owns_sandbox)
@@ -172,7 +174,7 @@ async def _start_telegram(app: App) -> _Served:
     settings = app.settings
     api_base = str(settings.telegram_api_base) if settings.telegram_api_base else None
     bot = make_bot(settings.token, api_base)
-    app.transports["telegram"] = TelegramTransport(bot)
+    app.transports["telegram"] = TelegramTransport(bot, PlatformFiles(app.db, "telegram", app.clock))
     channel = TelegramChannel(bot, app.conversation, app.db)
     app.ctx.fetch_file = channel.fetch_ref
     me = await bot.get_me()

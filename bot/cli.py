@@ -176,22 +176,21 @@ def tick(
 
 
 @cli.command()
-def status() -> None:
-    """In bảng tình hình: mỗi nhiệm vụ, số đơn vị đã nộp / tổng số, quá hạn."""
-    from handlers.board import render_status
-    from storage.queries import board
+def status(
+    everything: Annotated[bool, typer.Option("--tat-ca", "--all", help="cả nhiệm vụ đã lưu trữ hoặc đã xong")] = False,
+) -> None:
+    """In bảng tình hình: tóm tắt, rồi mỗi nhiệm vụ (#số) với số đơn vị đã nộp / tổng số, quá hạn."""
+    from handlers.board import load_view, status_text
 
     async def work(app: App) -> str:
         now = app.clock.now()
         async with app.db.session() as session:
-            entries = await board(session, now)
-        if not entries:
-            return "Chưa có nhiệm vụ nào."
+            view = await load_view(session, now, app.settings.tz, app.calendar, include_archived=everything)
         from handlers.progress import progress, render
 
         async with app.db.session() as session:
             counts = render(await progress(session), app.settings.tz)  # issue 11: progress counts
-        text = render_status(entries, now, app.settings.tz, app.calendar)
+        text = status_text(view)
         return f"{text}\n\n{counts}" if counts else text
 
     typer.echo(with_app(work))
@@ -227,7 +226,8 @@ def digest(
                 written[1].write_bytes(built.workbook)
                 return built.text, written
             working = app.calendar.is_working_day(now.astimezone(tz).date())
-            return await queue_digest(session, now=now, tz=tz, calendar=app.calendar, since=None), working
+            return await queue_digest(session, now=now, tz=tz, calendar=app.calendar, since=None,
+                                      blobs=app.ctx.blobs), working
 
     result = with_app(work)
     if preview:

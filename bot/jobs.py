@@ -41,7 +41,8 @@ async def digest(app: App, now: datetime) -> int:
 
     since = await last_digest_at(app)
     async with app.db.session() as session:
-        count = await queue_digest(session, now=now, tz=app.settings.tz, calendar=app.calendar, since=since)
+        count = await queue_digest(session, now=now, tz=app.settings.tz, calendar=app.calendar, since=since,
+                                   blobs=app.ctx.blobs)
     if count and app.wake_sender is not None:
         app.wake_sender()
     return count

@@ -12,13 +12,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from handlers.chat import Button, Incoming, Reply, Sender
+from handlers.chat import CHOICE_HINT, Button, Incoming, Reply, Sender, numbered_lines
 from storage.channels import recall_choice, remember_choices
 from storage.db import Database
-
-
-def choice_lines(buttons: Sequence[Button], start: int = 1) -> list[str]:
-    return [f"[{number}] {button.label}" for number, button in enumerate(buttons, start=start)]
 
 
 def flatten(reply: Reply) -> list[Button]:
@@ -33,9 +29,8 @@ def render(replies: Sequence[Reply]) -> tuple[list[Reply], list[Button]]:
     for reply in replies:
         buttons = flatten(reply)
         text = reply.text
-        if buttons:
-            text = "\n".join([text.rstrip(), "", *choice_lines(buttons, len(numbered) + 1),
-                              "(Gõ số để chọn.)"])
+        if buttons:  # as the pager counted it (``handlers.chat.rendered_text``), numbered on across the turn
+            text = "\n".join([text.rstrip(), "", *numbered_lines(reply.buttons, len(numbered) + 1), CHOICE_HINT])
         numbered.extend(buttons)
         rendered.append(replace(reply, text=text, buttons=[]))
     return rendered, numbered

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from handlers.chat import Reply, payload_to_reply
+from handlers.chat import BlobReader, Reply, payload_to_reply
 from schedules.clock import Clock
 from storage import outbox
 from storage.db import Database
@@ -165,9 +165,11 @@ class OutboxSender:
         self, db: Database, transports: dict[str, Transport], clock: Clock, *,
         limiter: RateLimiter | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         batch: int = 200, lease: timedelta = timedelta(minutes=2), concurrency: int = 16,
-        max_wait: float = 5.0,
+        max_wait: float = 5.0, blobs: BlobReader | None = None,
     ) -> None:
         self.db = db
+        self.blobs = blobs
+        """Where the files an outbox payload references by key are read (``storage.blobs.BlobStore``)."""
         self.transports = transports
         self.clock = clock
         self.limiter = limiter or RateLimiter()
@@ -238,7 +240,7 @@ class OutboxSender:
         while (late := self.limiter.clear(message.chat_id)) > 0:
             await self.sleep(late)
         try:
-            platform_id = await transport.deliver(message.chat_id, payload_to_reply(message.payload))
+            platform_id = await transport.deliver(message.chat_id, payload_to_reply(message.payload, self.blobs))
         except RetryLater as exc:
             self.limiter.pause(message.chat_id, exc.retry_after)
             after = timedelta(seconds=exc.retry_after)

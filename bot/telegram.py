@@ -40,6 +40,7 @@ from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
 from handlers import chat
 from handlers.chat import FileTooLarge, Incoming, IncomingFile, Reply, Sender
 from handlers.conversation import Conversation
+from storage.blobs import PlatformFiles
 from storage.db import Database
 from storage.models import ChannelIdentity, Person, Role
 
@@ -84,13 +85,16 @@ async def patiently(call: Callable[[], Awaitable[T]], *, patient: bool, attempts
 
 
 async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message: Message | None = None,
-                     patient: bool = False) -> int | None:
+                     patient: bool = False, file_ids: PlatformFiles | None = None) -> int | None:
     """Render one neutral reply; returns the id of the last message sent (the one with the buttons).
 
     ``patient``: a direct answer to someone's message waits out a 429 (see ``patiently``) rather than
     being lost. Once one part of a reply (a chart, a document, a text cut in parts) has gone, the rest
     waits out a 429 too, whoever sends: giving up then would make the outbox send the whole reply again,
-    the parts already delivered twice."""
+    the parts already delivered twice.
+
+    A file with a blob key is uploaded once; with ``file_ids`` its Telegram ``file_id`` is remembered and
+    later sends of the same blob go by that id."""
     markup = keyboard(reply)
     last: int | None = None
     if reply.edit and edit_message is not None and len(reply.text) <= MESSAGE_LIMIT and not reply.document:
@@ -105,12 +109,24 @@ async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message
     caption = reply.text if files and len(reply.text) <= CAPTION_LIMIT else None
     for index, (kind, item) in enumerate(files):
         last_file = index == len(files) - 1
-        upload = BufferedInputFile(item.data, filename=item.name)
         send = bot.send_photo if kind == "photo" else bot.send_document
-        message = await patiently(
-            lambda: send(chat_id=chat_id, caption=caption if last_file else None,
-                         reply_markup=markup if last_file and caption else None, **{kind: upload}),
-            patient=patient or last is not None)
+        extra = {"caption": caption if last_file else None, "reply_markup": markup if last_file and caption else None}
+        known = await file_ids.get(item.key) if file_ids is not None and item.key else None
+        message = None
+        if known is not None:  # uploaded once already: Telegram re-sends it by its file_id
+            try:
+                message = await patiently(lambda: send(chat_id=chat_id, **extra, **{kind: known}),
+                                          patient=patient or last is not None)
+            except TelegramBadRequest as exc:
+                log.info("file_id %s refused, uploading again: %s", known, exc)
+        if message is None:
+            upload = BufferedInputFile(item.data, filename=item.name)
+            message = await patiently(lambda: send(chat_id=chat_id, **extra, **{kind: upload}),
+                                      patient=patient or last is not None)
+            uploaded = message.photo[-1].file_id if kind == "photo" and message.photo else (
+                message.document.file_id if kind == "document" and message.document else None)
+            if file_ids is not None and item.key and uploaded:
+                await file_ids.put(item.key, uploaded)
         last = message.message_id
     if caption is not None:
         return last
@@ -129,12 +145,13 @@ class TelegramTransport:
 
     channel = CHANNEL
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, file_ids: PlatformFiles | None = None) -> None:
         self.bot = bot
+        self.file_ids = file_ids
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
         try:
-            message_id = await send_reply(self.bot, int(chat_id), reply)
+            message_id = await send_reply(self.bot, int(chat_id), reply, file_ids=self.file_ids)
         except TelegramRetryAfter as exc:
             raise RetryLater(exc.retry_after) from exc
         except TelegramForbiddenError as exc:

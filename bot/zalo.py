@@ -31,7 +31,7 @@ from sqlmodel import select
 from bot.numbered import NumberedChoices
 from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
 from handlers import messages as m
-from handlers.chat import Incoming, Reply, Sender, split_text
+from handlers.chat import Incoming, Reply, Sender, limits_for, split_text
 from handlers.conversation import Conversation
 from handlers.links import LinkIssuer
 from handlers.notify import notify_roles
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 API_BASE = "https://bot-api.zaloplatforms.com"
-TEXT_LIMIT = 2000
+TEXT_LIMIT = limits_for(CHANNEL).text  # 2,000: replies are paged to it; longer notices are split
 POLL_TIMEOUT_S = 30
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 INVITE_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{7,31}")

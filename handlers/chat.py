@@ -10,6 +10,7 @@ import base64
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 FILELESS_CHANNELS = frozenset({"zalo"})
 """Channels that can neither receive nor send files: they get signed web links instead (``handlers.links``)."""
@@ -76,6 +77,61 @@ class OutFile:
     name: str
     data: bytes
     mime_type: str
+    key: str | None = None
+    """The blob key when the bytes are stored once (``storage.blobs``): the outbox row carries the key,
+    and a platform that keeps uploads (Telegram's ``file_id``) re-sends the same file without the bytes."""
+
+
+# --- what each channel can carry -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """How much one message may carry on a channel."""
+
+    text: int
+    """Characters (code points) of text in one message."""
+    buttons: int
+    """At most this many choices in one message."""
+    inline_buttons: bool
+    """True: buttons are drawn by the platform; False: they become numbered lines "[1] label" appended to
+    the text (``numbered_lines``), so the text budget includes them."""
+
+
+CHANNEL_LIMITS: dict[str, ChannelLimits] = {
+    "telegram": ChannelLimits(text=4096, buttons=100, inline_buttons=True),
+    "console": ChannelLimits(text=4096, buttons=100, inline_buttons=True),
+    "zalo": ChannelLimits(text=2000, buttons=100, inline_buttons=False),
+}
+DEFAULT_LIMITS = ChannelLimits(text=2000, buttons=100, inline_buttons=False)
+"""An unknown channel gets the strictest limits."""
+
+
+def limits_for(channel: str | None) -> ChannelLimits:
+    return CHANNEL_LIMITS.get(channel or "", DEFAULT_LIMITS)
+
+
+CHOICE_HINT = "(Gõ số để chọn.)"
+"""The line under numbered choices."""
+
+
+def numbered_lines(buttons: list[list[Button]], start: int = 1) -> list[str]:
+    """Buttons as a channel without buttons shows them: "[1] label", numbered across the rows."""
+    flat = [button for row in buttons for button in row]
+    return [f"[{index}] {button.label}" for index, button in enumerate(flat, start=start)]
+
+
+def rendered_text(reply: Reply, limits: ChannelLimits) -> str:
+    """The text the person reads on this channel (with the numbered choices where there are no buttons)."""
+    if limits.inline_buttons or not reply.buttons:
+        return reply.text
+    return "\n".join([reply.text.rstrip(), "", *numbered_lines(reply.buttons), CHOICE_HINT])
+
+
+def fits(reply: Reply, limits: ChannelLimits) -> bool:
+    """Whether ``reply`` goes out as one message on a channel with these limits."""
+    count = sum(len(row) for row in reply.buttons)
+    return count <= limits.buttons and len(rendered_text(reply, limits).strip()) <= limits.text
 
 
 @dataclass
@@ -88,16 +144,17 @@ class Reply:
     """Replace the message whose button was pressed, where the channel can."""
 
 
-# Attachments travel in the outbox payload itself, base64 under "attachments" (one entry per file:
-# kind "image" or "document", name, mime_type, data_b64). Size trade-off: base64 adds a third, and each
-# recipient's row holds its own copy. The morning digest of the demo (7 tasks, 56 assignments) is a
-# 58 KB chart and a 24 KB workbook, ~110 KB per row; a large board (40 tasks x 120 units, a 4,800-event
-# log) is 260 KB + 400 KB, ~900 KB per row. Leaders and coordinators are a handful of people, so that
-# is a few MB a day at worst. It buys a self-contained row: the sender needs no file store or blob
-# table, a restart or a second worker sends exactly what was queued, and nothing is left to clean
-# up. Anything with attachments sent to many people (every unit) should instead store the bytes once
-# (a blob referenced by key) and keep the rows small.
+# Attachments in an outbox payload, under "attachments" (one entry per file: kind "image" or
+# "document", name, mime_type, and either "blob" or "data_b64"). A file with a blob key (``OutFile.key``,
+# stored once in ``storage.blobs.BlobStore``) travels as that key only: the morning digest's chart and
+# workbook at national scale are megabytes, and every leader's row would otherwise hold its own base64
+# copy. The sender resolves the key (``payload_to_reply(payload, blobs)``). A file without a key (a small
+# one-off) still travels inline as base64, so such a row needs no store.
 ATTACHMENT_SLOTS = ("image", "document")
+
+
+class BlobReader(Protocol):
+    def read(self, key: str) -> bytes: ...
 
 
 def reply_to_payload(reply: Reply) -> dict:
@@ -106,22 +163,35 @@ def reply_to_payload(reply: Reply) -> dict:
         "text": reply.text,
         "buttons": [[{"label": b.label, "choice": b.choice} for b in row] for row in reply.buttons],
     }
-    attachments = [
-        {"kind": kind, "name": file.name, "mime_type": file.mime_type,
-         "data_b64": base64.b64encode(file.data).decode("ascii")}
-        for kind, file in ((kind, getattr(reply, kind)) for kind in ATTACHMENT_SLOTS) if file is not None
-    ]
+    attachments = []
+    for kind in ATTACHMENT_SLOTS:
+        file = getattr(reply, kind)
+        if file is None:
+            continue
+        item = {"kind": kind, "name": file.name, "mime_type": file.mime_type}
+        if file.key:
+            item["blob"] = file.key
+        else:
+            item["data_b64"] = base64.b64encode(file.data).decode("ascii")
+        attachments.append(item)
     if attachments:
         payload["attachments"] = attachments
     return payload
 
 
-def payload_to_reply(payload: dict) -> Reply:
-    """The reply back from an outbox payload (payloads without "attachments" are plain text and buttons)."""
+def payload_to_reply(payload: dict, blobs: BlobReader | None = None) -> Reply:
+    """The reply back from an outbox payload (payloads without "attachments" are plain text and buttons);
+    ``blobs`` reads the files referenced by key."""
     files: dict[str, OutFile] = {}
     for item in payload.get("attachments", []):
         if item.get("kind") in ATTACHMENT_SLOTS and item["kind"] not in files:
-            files[item["kind"]] = OutFile(item["name"], base64.b64decode(item["data_b64"]), item["mime_type"])
+            if "blob" in item:
+                if blobs is None:
+                    raise LookupError(f"payload references blob {item['blob']} but no blob store was given")
+                data = blobs.read(item["blob"])
+            else:
+                data = base64.b64decode(item["data_b64"])
+            files[item["kind"]] = OutFile(item["name"], data, item["mime_type"], item.get("blob"))
     return Reply(
         text=payload["text"],
         buttons=[[Button(b["label"], b["choice"]) for b in row] for row in payload.get("buttons", [])],

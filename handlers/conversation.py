@@ -8,7 +8,7 @@ Handlers are thin: the rules live in ``storage`` and ``schedules``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from handlers import board as board_views
 from handlers import assign, extensions, intake, onboarding, review, workflows
 from handlers import messages as m
-from handlers.chat import Incoming, Reply
+from handlers.chat import Incoming, Reply, fits, limits_for
 from handlers.links import LinkIssuer
 from schedules.calendar import WorkCalendar
 from schedules.clock import Clock
@@ -58,6 +58,8 @@ class HandlerContext:
     max_file_bytes: int = TELEGRAM_DOWNLOAD_LIMIT
     links: LinkIssuer | None = None
     """Signed web links for uploads and downloads (``bot.web.WebLinks``); None without a web server."""
+    blobs: Any = None
+    """``storage.blobs.BlobStore``: outgoing files (the digest's chart and workbook) stored once, by key."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +128,13 @@ class Conversation:
             Choice("accept", review.accept, REVIEWERS, 2),
             Choice("return", review.ask_reason, REVIEWERS, 2),
             Choice("file", review.send_file, STAFF, 1),
-            Choice("task", board_views.task_units, ALL_ROLES, 1),
             Choice("cancel", review.cancel, ALL_ROLES, 0),
+            Choice("review", review.pending_reviews, REVIEWERS, 1),
+            Choice("pickpg", intake.on_pick_page, ALL_ROLES, 1),
         ):
             self.register_choice(choice)
         self.states["return_reason"] = review.return_with_reason
+        board_views.register(self)
         extensions.register(self)
         assign.register(self)
         workflows.register(self)
@@ -204,7 +208,7 @@ class Conversation:
             if state is not None and state.kind != "idle" and not restarts:
                 before = [Reply(m.step_cancelled(state.kind))]  # before clearing: it resets the same row
                 await clear_state(request.session, request.person.id, now=request.now)
-            return before + await self._command(request)
+            return _with_notice(before, await self._command(request), incoming.sender.channel)
         if state is not None and state.kind in self.states:
             return await self.states[state.kind](request, state.data)
         return (await workflows.maybe_text(request) or await intake.on_reminder_reply(request)
@@ -233,3 +237,13 @@ class Conversation:
     async def _help(self, request: Request) -> list[Reply]:
         lines = [f"/{c.name} — {c.summary}" for c in self.menu(request.role)]
         return [Reply(m.help_text(request.person.name, request.role, request.unit, lines))]
+
+
+def _with_notice(notices: list[Reply], replies: list[Reply], channel: str) -> list[Reply]:
+    """A short notice goes at the top of the first reply when it still fits there (a list stays one
+    message), otherwise as a message of its own before it."""
+    if not notices or not replies:
+        return notices + replies
+    [notice] = notices
+    first = replace(replies[0], text=f"{notice.text}\n\n{replies[0].text}")
+    return [first, *replies[1:]] if fits(first, limits_for(channel)) else notices + replies

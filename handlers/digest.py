@@ -1,21 +1,25 @@
 """The morning digest for leaders and coordinators, and the Monday summary for unit heads.
 
-``build_digest`` reads the board once and derives every section from it (due soon, overdue, waiting
-for review), plus three small queries (new submissions since the last digest, extension requests
-waiting, people the bot cannot reach); it also renders the board chart (PNG) and the Excel board.
+``build_digest`` reads grouped counts per task (``storage.queries.task_summaries``), the units that owe
+something due within the week or overdue and those waiting for review (as plain columns), plus small
+queries (new submissions since the last digest, extension requests waiting, people the bot cannot
+reach, people who never joined, the units' on-time ranking); the board chart (PNG) and the Excel board
+are built in a worker thread with their own database connection (``handlers.export.board_files``).
+The text is a list of sections (``DIGEST_SECTIONS``), so a new section is one more function.
 ``queue_digest`` writes the digest to the outbox for every leader and coordinator, once per local
 date (dedupe key ``digest:YYYY-MM-DD``), and on Mondays each unit head's summary
 (``unitsummary:YYYY-MM-DD:u<unit id>``); on days off it queues nothing.
 
 The text is read on a phone: the counts come first, then short lists, each capped at ``LIST_CAP``
-lines with "… và N … khác". Tasks are referred to by their number on the board ("[2]"), the same
-number the chart shows and the workbook's sheet "NV2" carries.
+lines with "… và N … khác". Tasks are referred to by their one number, the id ("#12"), as in
+``/status``, the chart and the workbook's sheet "#12".
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -25,8 +29,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts as t
-from handlers.chat import OutFile, Reply
-from handlers.export import board_chart, board_workbook, load_log, shorten
+from handlers.chat import CHANNEL_LIMITS, OutFile, Reply
+from handlers.export import board_files, shorten
 from handlers.notify import notify
 from schedules.calendar import WorkCalendar
 from storage.models import (
@@ -43,8 +47,20 @@ from storage.models import (
     Unit,
 )
 from storage.outbox import recipients
-from storage.queries import TaskBoard, board, people_with_roles, unit_order
-from storage.status import OPEN_STATUSES
+from storage.queries import (
+    TaskBoard,
+    TaskSummary,
+    UnitLine,
+    UnitRank,
+    board,
+    people_with_roles,
+    task_summaries,
+    unit_lines,
+    unit_order,
+    unit_ranking,
+    unjoined_people,
+)
+from storage.status import OPEN_STATUSES, OPEN_VALUES
 
 S = AssignmentStatus
 
@@ -64,19 +80,40 @@ XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True)
+class UnitRef:
+    """A unit as the digest names it (plain values: thousands of these at national scale)."""
+
+    id: int
+    code: str
+    name: str
+    kind: str
+
+
+def _unit_ref(line: UnitLine) -> UnitRef:
+    return UnitRef(line.unit_id, line.unit_code, line.unit_name, line.unit_kind)
+
+
+def _ref_order(unit: UnitRef) -> tuple[int, str]:
+    from storage.queries import KIND_ORDER
+    from storage.roster import fold
+
+    return KIND_ORDER.get(unit.kind, 9), fold(unit.name)
+
+
+@dataclass(frozen=True)
 class DueSoon:
     """One task's units that are still owed and fall due on ``due_at`` (within the next days)."""
 
     number: int
     task: Task
     due_at: datetime
-    outstanding: list[Unit]
+    outstanding: list[UnitRef]
     total: int
 
 
 @dataclass(frozen=True)
 class OverdueUnit:
-    unit: Unit
+    unit: UnitRef
     due_at: datetime
     days: int
     """Calendar days since the due day (0: the due instant has passed today)."""
@@ -107,7 +144,7 @@ class Submission:
 class ReviewWaiting:
     number: int
     task: Task
-    unit: Unit
+    unit: UnitRef
     submitted_at: datetime | None
     round: int
 
@@ -136,13 +173,20 @@ class Digest:
     text: str
     chart_png: bytes
     workbook: bytes
-    entries: list[TaskBoard]
+    entries: list[TaskSummary]
     due_soon: list[DueSoon] = field(default_factory=list)
     overdue: list[OverdueTask] = field(default_factory=list)
     submissions: list[Submission] = field(default_factory=list)
+    submission_count: int = 0
+    submission_units: int = 0
     reviews: list[ReviewWaiting] = field(default_factory=list)
+    review_count: int = 0
     extensions: list[ExtensionWaiting] = field(default_factory=list)
     unreachable: list[UnreachablePerson] = field(default_factory=list)
+    unjoined: list[tuple[Person, Unit | None]] = field(default_factory=list)
+    ranking: list[UnitRank] = field(default_factory=list)
+    chart_key: str | None = None
+    workbook_key: str | None = None
 
     @property
     def chart_name(self) -> str:
@@ -154,8 +198,13 @@ class Digest:
 
     def reply(self) -> Reply:
         """The digest as one reply: the text, the chart as an image and the board as a document."""
-        return Reply(self.text, image=OutFile(self.chart_name, self.chart_png, PNG_MIME),
-                     document=OutFile(self.workbook_name, self.workbook, XLSX_MIME))
+        return Reply(self.text, image=OutFile(self.chart_name, self.chart_png, PNG_MIME, self.chart_key),
+                     document=OutFile(self.workbook_name, self.workbook, XLSX_MIME, self.workbook_key))
+
+    def store_files(self, blobs) -> None:
+        """Keep the chart and the workbook once in ``blobs``; the outbox rows then carry their keys."""
+        self.chart_key = blobs.put(self.chart_png)
+        self.workbook_key = blobs.put(self.workbook)
 
 
 # --- time -------------------------------------------------------------------------------------
@@ -184,14 +233,13 @@ def _days_overdue(due_at: datetime, now: datetime, tz: ZoneInfo) -> int:
     return max(0, (_local_day(now, tz) - _local_day(due_at, tz)).days)
 
 
-def _numbers(entries: list[TaskBoard]) -> dict[int, int]:
-    """Task id → its number on the board (as on the chart and the workbook's sheets)."""
-    return {entry.task.id: index for index, entry in enumerate(entries, start=1)}
+def _numbers(entries: list[TaskSummary]) -> dict[int, int]:
+    """Task id → its number: the id itself, as everywhere (kept as a map for the sections' signatures)."""
+    return {entry.task.id: entry.task.id for entry in entries}
 
 
 def _task_ref(number: int | None, task: Task) -> str:
-    prefix = f"[{number}] " if number is not None else ""
-    return prefix + shorten(task.title, TITLE_CHARS)
+    return f"#{task.id} " + shorten(task.title, TITLE_CHARS)
 
 
 def _capped(lines: list[str], total: int, what: str, cap: int = LIST_CAP) -> list[str]:
@@ -201,43 +249,57 @@ def _capped(lines: list[str], total: int, what: str, cap: int = LIST_CAP) -> lis
     return shown
 
 
-# --- sections derived from the board ----------------------------------------------------------
+# --- sections derived from the units' lines ---------------------------------------------------
 
 
-def due_soon_of(entries: list[TaskBoard], now: datetime, tz: ZoneInfo) -> list[DueSoon]:
+def due_soon_of(lines: list[UnitLine], tasks: dict[int, TaskSummary], now: datetime, tz: ZoneInfo) -> list[DueSoon]:
     """Per task and due day: the units still owing that are due today or within ``DUE_SOON_DAYS``."""
     today = _local_day(now, tz)
     horizon = today + timedelta(days=DUE_SOON_DAYS)
-    numbers = _numbers(entries)
-    items = []
-    for entry in entries:
-        by_due: dict[datetime, list[Unit]] = defaultdict(list)
-        for state in entry.units:
-            if (S(state.assignment.status) in OPEN_STATUSES and not state.overdue
-                    and _local_day(state.due_at, tz) <= horizon):
-                by_due[state.due_at].append(state.unit)
-        items += [DueSoon(numbers[entry.task.id], entry.task, due_at, units, entry.total)
-                  for due_at, units in by_due.items()]
+    by_due: dict[tuple[int, datetime], list[UnitRef]] = defaultdict(list)
+    for line in lines:
+        if (line.task_id in tasks and S(line.status) in OPEN_STATUSES and not line.overdue
+                and _local_day(line.due_at, tz) <= horizon):
+            by_due[(line.task_id, line.due_at)].append(_unit_ref(line))
+    items = [DueSoon(task_id, tasks[task_id].task, due_at, units, tasks[task_id].total)
+             for (task_id, due_at), units in by_due.items()]
     return sorted(items, key=lambda item: (item.due_at, item.number))
 
 
-def overdue_of(entries: list[TaskBoard], now: datetime, tz: ZoneInfo) -> list[OverdueTask]:
-    numbers = _numbers(entries)
+def overdue_of(lines: list[UnitLine], tasks: dict[int, TaskSummary], now: datetime, tz: ZoneInfo
+               ) -> list[OverdueTask]:
+    by_task: dict[int, list[OverdueUnit]] = defaultdict(list)
+    for line in lines:
+        if line.overdue and line.task_id in tasks:
+            by_task[line.task_id].append(OverdueUnit(_unit_ref(line), line.due_at,
+                                                     _days_overdue(line.due_at, now, tz), line.status == S.returned))
     items = []
-    for entry in entries:
-        units = [OverdueUnit(s.unit, s.due_at, _days_overdue(s.due_at, now, tz), s.assignment.status == S.returned)
-                 for s in entry.units if s.overdue]
+    for task_id, summary in tasks.items():  # board order: soonest due first
+        units = by_task.get(task_id)
         if units:
-            units.sort(key=lambda u: (-u.days, unit_order(u.unit)))
-            items.append(OverdueTask(numbers[entry.task.id], entry.task, units))
+            units.sort(key=lambda u: (-u.days, _ref_order(u.unit)))
+            items.append(OverdueTask(task_id, summary.task, units))
     return items
 
 
-def reviews_of(entries: list[TaskBoard]) -> list[ReviewWaiting]:
+async def reviews_waiting(session: AsyncSession, tasks: dict[int, TaskSummary], limit: int = LIST_CAP
+                          ) -> tuple[list[ReviewWaiting], int]:
+    """The ``limit`` submissions waiting longest for a coordinator's review, and how many wait in all."""
+    waiting = (Assignment.status == S.submitted.value, col(Assignment.task_id).in_(list(tasks)))
+    total = (await session.exec(select(func.count()).select_from(Assignment).where(*waiting))).one()
+    query = (select(Assignment.task_id, Assignment.submitted_at, Assignment.round, Unit.id, Unit.code, Unit.name,
+                    Unit.kind)
+             .join(Unit, Unit.id == Assignment.unit_id).where(*waiting)
+             .order_by(Assignment.submitted_at, Assignment.task_id, Assignment.id).limit(limit))
+    items = [ReviewWaiting(task_id, tasks[task_id].task, UnitRef(uid, code, name, kind), submitted_at, round_)
+             for task_id, submitted_at, round_, uid, code, name, kind in (await session.exec(query)).all()]
+    return items, total
+
+
+def reviews_of(lines: list[UnitLine], tasks: dict[int, TaskSummary]) -> list[ReviewWaiting]:
     """Submissions waiting for a coordinator's review, the longest waiting first."""
-    numbers = _numbers(entries)
-    items = [ReviewWaiting(numbers[e.task.id], e.task, s.unit, s.assignment.submitted_at, s.assignment.round)
-             for e in entries for s in e.units if s.assignment.status == S.submitted]
+    items = [ReviewWaiting(line.task_id, tasks[line.task_id].task, _unit_ref(line), line.submitted_at, line.round)
+             for line in lines if line.status == S.submitted and line.task_id in tasks]
     far_future = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
     return sorted(items, key=lambda item: (item.submitted_at or far_future, item.number))
 
@@ -245,17 +307,29 @@ def reviews_of(entries: list[TaskBoard]) -> list[ReviewWaiting]:
 # --- sections that need their own queries -----------------------------------------------------
 
 
+def _submitted_between(since: datetime, now: datetime):
+    return (StatusEvent.kind == "status", StatusEvent.to_status == S.submitted.value,
+            StatusEvent.at > since, StatusEvent.at <= now)
+
+
+async def submissions_count(session: AsyncSession, since: datetime, now: datetime) -> tuple[int, int]:
+    """How many submissions in (since, now], and from how many units."""
+    return tuple((await session.exec(select(func.count(), func.count(func.distinct(StatusEvent.unit_id)))
+                                     .where(*_submitted_between(since, now)))).one())
+
+
 async def submissions_since(session: AsyncSession, since: datetime, now: datetime,
-                            numbers: dict[int, int]) -> list[Submission]:
-    """Status changes to submitted in (since, now], oldest first, with the files of that round."""
+                            numbers: dict[int, int], limit: int = LIST_CAP) -> list[Submission]:
+    """The first ``limit`` status changes to submitted in (since, now], oldest first, with the files of
+    that round (the digest lists at most ``LIST_CAP``; ``submissions_count`` counts them all)."""
     query = (
         select(StatusEvent, Task, Unit, Person.name)
         .join(Task, Task.id == StatusEvent.task_id)
         .join(Unit, Unit.id == StatusEvent.unit_id)
         .join(Person, Person.id == StatusEvent.actor_person_id, isouter=True)
-        .where(StatusEvent.kind == "status", StatusEvent.to_status == S.submitted.value,
-               StatusEvent.at > since, StatusEvent.at <= now)
+        .where(*_submitted_between(since, now))
         .order_by(StatusEvent.at, StatusEvent.id)
+        .limit(limit)
     )
     rows = (await session.exec(query)).all()
     files: dict[tuple[int, int], int] = {}
@@ -301,9 +375,13 @@ def digest_title(day: date) -> str:
     return f"☀️ Bản tin sáng {t.day_with_weekday(day)}"
 
 
-def render_digest(d: Digest, tz: ZoneInfo, calendar: WorkCalendar) -> str:
-    now = d.now
-    lines = [d.title]
+def _visits(units: list[UnitRef]) -> str:
+    """"31 lượt (23 đơn vị)": assignments, and the distinct units they belong to."""
+    return f"{len(units)} lượt ({len({u.id for u in units})} đơn vị)"
+
+
+def overview_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    lines = []
     if not d.entries:
         lines += ["", "Chưa có nhiệm vụ nào."]
     else:
@@ -311,84 +389,155 @@ def render_digest(d: Digest, tz: ZoneInfo, calendar: WorkCalendar) -> str:
         delivered = sum(e.delivered for e in d.entries)
         lines.append(f"{len(d.entries)} nhiệm vụ · đã nộp {delivered}/{total} lượt đơn vị"
                      f" ({t.percent(delivered, total)})")
-    overdue_units = sum(len(o.units) for o in d.overdue)
-    soon_units = sum(len(s.outstanding) for s in d.due_soon)
+    overdue_units = [u.unit for o in d.overdue for u in o.units]
+    soon_units = [u for s in d.due_soon for u in s.outstanding]
     soon_tasks = len({s.task.id for s in d.due_soon})
+    submitted = max(d.submission_count, len(d.submissions))
+    submitted_units = max(d.submission_units, len({s.unit.id for s in d.submissions}))
     lines += [
         "",
-        f"⚠️ Quá hạn: {overdue_units} đơn vị" + (f" ở {len(d.overdue)} nhiệm vụ" if d.overdue else ""),
-        f"⏰ Đến hạn trong {DUE_SOON_DAYS} ngày: {soon_units} đơn vị chưa nộp"
+        f"⚠️ Quá hạn: {_visits(overdue_units)}" + (f" ở {len(d.overdue)} nhiệm vụ" if d.overdue else ""),
+        f"⏰ Đến hạn trong {DUE_SOON_DAYS} ngày: {_visits(soon_units)} chưa nộp"
         + (f" ở {soon_tasks} nhiệm vụ" if soon_tasks else ""),
-        f"📥 Mới nộp từ {t.instant(d.since, tz)}: {len(d.submissions)}",
-        f"🔎 Chờ duyệt: {len(d.reviews)}",
+        f"📥 Mới nộp từ {t.instant(d.since, tz)}: {submitted} lượt ({submitted_units} đơn vị)",
+        f"🔎 Chờ duyệt: {max(d.review_count, len(d.reviews))}",
         f"🕒 Xin gia hạn chờ quyết định: {len(d.extensions)}",
         f"📵 Bot không liên lạc được: {len(d.unreachable)} người",
+        f"👤 Chưa tham gia: {len(d.unjoined)} người",
     ]
+    return lines
 
-    if d.overdue:
-        lines += ["", "⚠️ QUÁ HẠN"]
-        body = []
-        for item in d.overdue:
-            body.append(f"• {_task_ref(item.number, item.task)} — {len(item.units)} đơn vị:")
-            by_days: dict[int, list[str]] = defaultdict(list)
-            for unit in item.units:
-                by_days[unit.days].append(unit.unit.name + (" (bị trả lại)" if unit.returned else ""))
-            shown = 0
-            for days, units in by_days.items():  # most overdue first (units are sorted so)
-                room = LIST_CAP - shown
-                if room <= 0:
-                    break
-                label = f"quá {days} ngày" if days else "quá hạn hôm nay"
-                body.append(f"   {label}: " + ", ".join(units[:room]))
-                shown += min(len(units), room)
-            if shown < len(item.units):
-                body.append(f"   … và {len(item.units) - shown} đơn vị khác")
-        lines += _capped_blocks(body, d.overdue)
 
-    if d.due_soon:
-        lines += ["", f"⏰ ĐẾN HẠN TRONG {DUE_SOON_DAYS} NGÀY"]
-        body = []
-        for s in d.due_soon:
-            few = f" ({', '.join(u.name for u in s.outstanding)})" if len(s.outstanding) <= FEW_UNITS else ""
-            body.append(f"• {_task_ref(s.number, s.task)} — hạn {t.day_with_weekday(_local_day(s.due_at, tz))},"
-                        f" {t.remaining(s.due_at, now, tz, calendar)}: {len(s.outstanding)}/{s.total} đơn vị"
-                        f" chưa nộp{few}")
-        lines += _capped(body, len(body), "nhiệm vụ")
+def overdue_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    if not d.overdue:
+        return []
+    body = []
+    for item in d.overdue:
+        body.append(f"• {_task_ref(item.number, item.task)} — {_visits([u.unit for u in item.units])}:")
+        by_days: dict[int, list[str]] = defaultdict(list)
+        for unit in item.units:
+            by_days[unit.days].append(unit.unit.name + (" (bị trả lại)" if unit.returned else ""))
+        shown = 0
+        for days, units in by_days.items():  # most overdue first (units are sorted so)
+            room = cap - shown
+            if room <= 0:
+                break
+            label = f"quá {days} ngày" if days else "quá hạn hôm nay"
+            body.append(f"   {label}: " + ", ".join(units[:room]))
+            shown += min(len(units), room)
+        if shown < len(item.units):
+            body.append(f"   … và {len(item.units) - shown} đơn vị khác")
+    return ["", "⚠️ QUÁ HẠN"] + _capped_blocks(body, d.overdue, cap)
 
-    if d.submissions:
-        lines += ["", "📥 MỚI NỘP"]
-        body = []
-        for s in d.submissions:
-            again = f", nộp lại lần {s.round}" if s.round > 1 else ""
-            files = f", {s.files} tệp" if s.files else ""
-            body.append(f"• {s.unit.name} — {_task_ref(s.number, s.task)} ({t.instant(s.at, tz)}{again}{files})")
-        lines += _capped(body, len(body), "lượt nộp")
 
-    if d.reviews:
-        lines += ["", "🔎 CHỜ DUYỆT (lâu nhất trước)"]
-        body = [f"• {r.unit.name} — {_task_ref(r.number, r.task)}"
-                + (f" (nộp {_short_day(r.submitted_at, tz)})" if r.submitted_at else "") for r in d.reviews]
-        lines += _capped(body, len(body), "hồ sơ")
+def due_soon_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    if not d.due_soon:
+        return []
+    body = []
+    for s in d.due_soon:
+        few = f" ({', '.join(u.name for u in s.outstanding)})" if len(s.outstanding) <= FEW_UNITS else ""
+        body.append(f"• {_task_ref(s.number, s.task)} — hạn {t.day_with_weekday(_local_day(s.due_at, tz))},"
+                    f" {t.remaining(s.due_at, d.now, tz, calendar)}: {len(s.outstanding)}/{s.total} đơn vị"
+                    f" chưa nộp{few}")
+    return ["", f"⏰ ĐẾN HẠN TRONG {DUE_SOON_DAYS} NGÀY"] + _capped(body, len(body), "nhiệm vụ", cap)
 
-    if d.extensions:
-        lines += ["", "🕒 XIN GIA HẠN"]
-        body = []
-        for e in d.extensions:
-            who = f" ({e.requested_by})" if e.requested_by else ""
-            body.append(f"• {e.unit.name}{who} — {_task_ref(e.number, e.task)}: xin đến "
-                        f"{t.day(_local_day(e.request.requested_due_at, tz))}. Lý do: {shorten(e.request.reason, 80)}")
-        lines += _capped(body, len(body), "đề nghị")
 
-    if d.unreachable:
-        lines += ["", "📵 BOT KHÔNG LIÊN LẠC ĐƯỢC (đã chặn bot hoặc bỏ tài khoản)"]
-        body = [f"• {u.person.name} — {t.ROLE_LABELS.get(u.person.role, u.person.role)}"
-                + (f", {u.unit.name}" if u.unit else "")
-                + f" (từ {_short_day(u.person.unreachable_since, tz)})" for u in d.unreachable]
-        lines += _capped(body, len(body), "người")
+def submissions_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    if not d.submissions:
+        return []
+    body = []
+    for s in d.submissions:
+        again = f", nộp lại lần {s.round}" if s.round > 1 else ""
+        files = f", {s.files} tệp" if s.files else ""
+        body.append(f"• {s.unit.name} — {_task_ref(s.number, s.task)} ({t.instant(s.at, tz)}{again}{files})")
+    return ["", "📥 MỚI NỘP"] + _capped(body, max(d.submission_count, len(body)), "lượt nộp", cap)
 
-    if d.entries:
-        lines += ["", "📎 Kèm biểu đồ và bảng Excel chi tiết. Gõ /status để xem đầy đủ."]
-    return "\n".join(lines)
+
+def reviews_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    if not d.reviews:
+        return []
+    body = [f"• {r.unit.name} — {_task_ref(r.number, r.task)}"
+            + (f" (nộp {_short_day(r.submitted_at, tz)})" if r.submitted_at else "") for r in d.reviews]
+    return ["", "🔎 CHỜ DUYỆT (lâu nhất trước)"] + _capped(body, max(d.review_count, len(body)), "hồ sơ", cap)
+
+
+def extensions_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    if not d.extensions:
+        return []
+    body = []
+    for e in d.extensions:
+        who = f" ({e.requested_by})" if e.requested_by else ""
+        body.append(f"• {e.unit.name}{who} — {_task_ref(e.number, e.task)}: xin đến "
+                    f"{t.day(_local_day(e.request.requested_due_at, tz))}. Lý do: {shorten(e.request.reason, 80)}")
+    return ["", "🕒 XIN GIA HẠN"] + _capped(body, len(body), "đề nghị", cap)
+
+
+def unreachable_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    if not d.unreachable:
+        return []
+    body = [f"• {u.person.name} — {t.ROLE_LABELS.get(u.person.role, u.person.role)}"
+            + (f", {u.unit.name}" if u.unit else "")
+            + f" (từ {_short_day(u.person.unreachable_since, tz)})" for u in d.unreachable]
+    return ["", "📵 BOT KHÔNG LIÊN LẠC ĐƯỢC (đã chặn bot hoặc bỏ tài khoản)"] + _capped(body, len(body), "người", cap)
+
+
+def unjoined_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    """People who never joined a chat: the reminders cannot reach them; counted by unit."""
+    if not d.unjoined:
+        return []
+    by_unit: dict[str, int] = defaultdict(int)
+    for _person, unit in d.unjoined:
+        by_unit[unit.name if unit else "(chưa gắn đơn vị)"] += 1
+    ordered = sorted(by_unit.items(), key=lambda item: (-item[1], item[0]))
+    body = [f"• {name}: {count} người" for name, count in ordered]
+    return (["", f"👤 CHƯA THAM GIA ({len(d.unjoined)} người ở {len(by_unit)} đơn vị; nhờ đơn vị nhắc đăng ký)"]
+            + _capped(body, len(body), "đơn vị", cap))
+
+
+def ranking_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    """The five units with the lowest on-time rate (worst first)."""
+    worst = [r for r in d.ranking if r.rate < 1.0][:5]
+    if not worst:
+        return []
+    body = [f"• {r.unit.name}: {t.percent(r.on_time, r.measured)} đúng hạn ({r.on_time}/{r.measured}),"
+            f" quá hạn {r.overdue}, nộp muộn {r.late}" for r in worst]
+    return ["", "📉 ĐƠN VỊ ĐÚNG HẠN THẤP NHẤT"] + body
+
+
+def footer_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    return ["", "📎 Kèm biểu đồ và bảng Excel chi tiết. Gõ /status để xem đầy đủ."] if d.entries else []
+
+
+DigestSection = Callable[[Digest, ZoneInfo, WorkCalendar, int], list[str]]
+DIGEST_SECTIONS: list[DigestSection] = [
+    overview_section, overdue_section, due_soon_section, submissions_section, reviews_section,
+    extensions_section, unreachable_section, unjoined_section, ranking_section, footer_section,
+]
+"""The digest's text, in order; each section gets the list cap to use."""
+TEXT_LIMIT = CHANNEL_LIMITS["telegram"].text
+
+
+def fit_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    """At most ``limit`` characters (one message): whole lines kept, the cut said."""
+    if len(text) <= limit:
+        return text
+    note = "\n… (còn nữa: gõ /status để xem đầy đủ)"
+    kept = text[: limit - len(note)]
+    return kept[: kept.rfind("\n")] + note if "\n" in kept else kept + note
+
+
+def render_digest(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, *, limit: int = TEXT_LIMIT) -> str:
+    """The digest's text; lists are capped at ``LIST_CAP`` lines, fewer when that is needed to stay
+    within ``limit`` characters (one message)."""
+    text = ""
+    for cap in (LIST_CAP, 5, 3, 1):
+        lines = [d.title]
+        for section in DIGEST_SECTIONS:
+            lines += section(d, tz, calendar, cap)
+        text = "\n".join(lines)
+        if len(text) <= limit:
+            return text
+    return text[: limit - 1].rstrip() + "…"
 
 
 def _capped_blocks(body: list[str], tasks: list[OverdueTask], cap: int = LIST_CAP) -> list[str]:
@@ -415,29 +564,39 @@ async def build_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
     """Everything leaders and coordinators read in the morning, computed at ``now``.
 
     ``since`` is when the previous digest was made; None means ``default_since`` (the previous
-    working day at the same time). Reads only; the chart and the workbook are rendered in a thread.
+    working day at the same time). Reads only; the chart and the workbook are built in a worker thread
+    (``board_files``) with their own connection, so the event loop is free meanwhile.
     """
     since = since or default_since(now, tz, calendar)
-    entries = await board(session, now)
-    numbers = _numbers(entries)
+    url = session.bind.url.render_as_string(hide_password=False)
+    files = asyncio.ensure_future(board_files(url, now=now, tz=tz, chart=True))  # its own thread and connection
+    summaries = await task_summaries(session, now, since=since)
+    tasks = {s.task.id: s for s in summaries}
+    numbers = _numbers(summaries)
     day = _local_day(now, tz)
+    horizon = datetime.combine(day + timedelta(days=DUE_SOON_DAYS + 1), datetime.min.time(), tz)
+    owing = await unit_lines(session, now, include_archived=False, statuses=OPEN_VALUES, due_before=horizon)
+    reviews, review_count = await reviews_waiting(session, tasks) if tasks else ([], 0)
     digest = Digest(
         now=now, since=since, day=day, title=digest_title(day), text="", chart_png=b"", workbook=b"",
-        entries=entries,
-        due_soon=due_soon_of(entries, now, tz),
-        overdue=overdue_of(entries, now, tz),
+        entries=summaries,
+        due_soon=due_soon_of(owing, tasks, now, tz),
+        overdue=overdue_of(owing, tasks, now, tz),
         submissions=await submissions_since(session, since, now, numbers),
-        reviews=reviews_of(entries),
+        submission_count=(counted := await submissions_count(session, since, now))[0],
+        submission_units=counted[1],
+        reviews=reviews, review_count=review_count,
         extensions=await extensions_waiting(session, numbers),
         unreachable=await unreachable_people(session),
+        unjoined=await unjoined_people(session),
+        ranking=await unit_ranking(session, now),
     )
     digest.text = render_digest(digest, tz, calendar)
     from handlers.workflows import with_digest_sections  # issue 11: explanations, progress counts
 
-    digest.text = await with_digest_sections(session, digest.text, now=now, tz=tz)
-    log = await load_log(session)
-    digest.chart_png = await asyncio.to_thread(board_chart, entries, now=now, tz=tz)
-    digest.workbook = await asyncio.to_thread(board_workbook, entries, log, now=now, tz=tz)
+    digest.text = fit_text(await with_digest_sections(session, digest.text, now=now, tz=tz))
+    built = await files
+    digest.chart_png, digest.workbook = built.chart or b"", built.workbook
     return digest
 
 
@@ -478,7 +637,7 @@ def render_unit_summary(unit: Unit, entries: list[TaskBoard], reasons: dict[int,
         for index, (entry, state) in enumerate(open_items, start=1):
             mark = "⚠️" if state.overdue else ("↩️" if state.assignment.status == S.returned else "⏳")
             extended = " (đã gia hạn)" if state.due_at != entry.task.due_at else ""
-            lines.append(f"{index}. {mark} {shorten(entry.task.title, 70)}")
+            lines.append(f"{mark} #{entry.task.id} {shorten(entry.task.title, 70)}")
             lines.append(f"   Hạn{extended}: {t.day_with_weekday(_local_day(state.due_at, tz))}"
                          f" — {t.remaining(state.due_at, now, tz, calendar)}")
             if state.assignment.status == S.returned:
@@ -558,11 +717,12 @@ async def queue_unit_summaries(session: AsyncSession, *, now: datetime, tz: Zone
 
 
 async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar,
-                       since: datetime | None) -> int:
+                       since: datetime | None, blobs=None) -> int:
     """Queue today's digest to every leader and coordinator (and, on Mondays, each unit head's summary).
 
     Once per local date whoever calls it (dedupe keys); nothing on days off. Returns how many
-    outbox messages were written by this call.
+    outbox messages were written by this call. With ``blobs`` (``storage.blobs.BlobStore``) the chart
+    and workbook are stored once and the rows reference them; without, each row carries them inline.
     """
     day = _local_day(now, tz)
     if not calendar.is_working_day(day):
@@ -571,6 +731,8 @@ async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
     people = [p.id for p in await people_with_roles(session, list(DIGEST_ROLES))]
     if people and not await _already_queued(session, digest_key(day), people):
         digest = await build_digest(session, now=now, tz=tz, calendar=calendar, since=since)
+        if blobs is not None:
+            digest.store_files(blobs)
         queued += await notify(session, people, digest.reply(), key=digest_key(day), now=now, kind="digest")
     if day.weekday() == 0:
         queued += await queue_unit_summaries(session, now=now, tz=tz, calendar=calendar)

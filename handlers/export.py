@@ -13,11 +13,14 @@ local (``tz``) date/time cells without tzinfo, since Excel has no time zones.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import io
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
@@ -25,12 +28,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import messages as m
 from handlers import texts as t
-from storage.models import AssignmentStatus, Person, StatusEvent, Task, Unit
-from storage.queries import TaskBoard, unit_order
-from storage.status import DONE_STATUSES, OPEN_STATUSES
+from storage.models import Assignment, AssignmentStatus, Person, StatusEvent, Task, Unit
+from storage.queries import KIND_ORDER, TaskSummary, UnitLine, task_summaries, unit_lines
+from storage.roster import fold
+from storage.status import DONE_STATUSES, OPEN_STATUSES, OPEN_VALUES
 
-if TYPE_CHECKING:
-    from openpyxl.worksheet.worksheet import Worksheet
+DONE_VALUES = frozenset(s.value for s in DONE_STATUSES)
 
 S = AssignmentStatus
 
@@ -42,6 +45,7 @@ class LogRow:
     """One status event, with the names a reader needs."""
 
     at: datetime  # aware (UTC, as stored)
+    task_id: int
     task_title: str
     unit_name: str
     actor_name: str | None  # None: the system (reminders, CLI, jobs)
@@ -75,7 +79,7 @@ async def load_log(
         query = query.where(StatusEvent.unit_id == unit_id)
     rows = (await session.exec(query)).all()
     return [
-        LogRow(at=event.at, task_title=task_title, unit_name=unit_name, actor_name=actor_name,
+        LogRow(at=event.at, task_id=event.task_id, task_title=task_title, unit_name=unit_name, actor_name=actor_name,
                kind=event.kind, from_status=event.from_status, to_status=event.to_status,
                round=event.round, note=event.note)
         for event, task_title, unit_name, actor_name in reversed(rows)
@@ -122,13 +126,13 @@ LOG_SHEET = "Nhật ký"
 HEADER_ROW = 4
 """Every table sheet: rows 1–3 are the title, details and "Xuất lúc …"; row 4 the header."""
 
-SUMMARY_HEADERS = ("STT", "Nhiệm vụ", "Công văn", "Hạn", "Hạn tính", "Đơn vị được giao", "Đã duyệt",
-                   "Chờ duyệt", "Chưa nộp", "Quá hạn", "Được miễn", "Tỉ lệ đã nộp")
+SUMMARY_HEADERS = ("Số", "Nhiệm vụ", "Công văn", "Hạn", "Hạn tính", "Đơn vị được giao", "Đã duyệt",
+                   "Chờ duyệt", "Chưa nộp", "Quá hạn", "Được miễn", "Tỉ lệ đã nộp", "Theo dõi")
 UNIT_HEADERS = ("STT", "Mã", "Đơn vị", "Được giao", "Đã hoàn thành", "Hoàn thành / được giao",
                 "Trong đó đã duyệt", "Chờ duyệt", "Chưa nộp", "Quá hạn", "Tỉ lệ hoàn thành")
 TASK_HEADERS = ("STT", "Mã", "Đơn vị", "Trạng thái", "Lần nộp", "Nộp lúc", "Muộn", "Quá hạn",
                 "Hạn của đơn vị")
-LOG_HEADERS = ("Thời điểm", "Nhiệm vụ", "Đơn vị", "Người thực hiện", "Việc", "Từ", "Sang", "Lần",
+LOG_HEADERS = ("Thời điểm", "Số", "Nhiệm vụ", "Đơn vị", "Người thực hiện", "Việc", "Từ", "Sang", "Lần",
                "Ghi chú")
 
 DATE_FORMAT = "dd/mm/yyyy"
@@ -136,15 +140,16 @@ DATETIME_FORMAT = "hh:mm dd/mm/yyyy"
 PERCENT_FORMAT = "0%"
 SYSTEM_ACTOR = "(hệ thống)"
 MAX_CELL_TEXT = 32_767  # Excel's limit per cell
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 HEADER_FILL = "DCE6F1"
 OVERDUE_FILL = "FDE2E1"
 STATUS_FILLS = {S.accepted: "E2F0D9", S.submitted: "DDEBF7", S.excused: "EDE7F6", S.returned: "FFF2CC"}
 
 
-def task_sheet_title(index: int) -> str:
-    """The sheet of the ``index``-th task (1-based, the board's order): "NV1", "NV2", …"""
-    return f"NV{index}"
+def task_sheet_title(task_id: int) -> str:
+    """The sheet of task ``#12`` is "#12": the task's one number, as in every chat view."""
+    return f"#{task_id}"
 
 
 def exported_at(now: datetime, tz: ZoneInfo) -> str:
@@ -172,60 +177,134 @@ def _open_count(counts: Counter[str]) -> int:
     return counts[S.pending] + counts[S.returned]
 
 
-def _put(ws: Worksheet, row: int, column: int, value: Any, *, fmt: str | None = None) -> Any:
-    """Write a cell; text is cleaned of characters XML forbids and never becomes a formula."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+@dataclass
+class SheetTask:
+    """One task for the workbook: its grouped counts and its units' states (plain values)."""
 
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_CELL_TEXT]
-    cell = ws.cell(row=row, column=column, value=value)
-    if isinstance(value, str) and value.startswith("="):
-        cell.data_type = "s"  # a title or note such as "=HYPERLINK(…)" stays text
-    if fmt:
-        cell.number_format = fmt
-    return cell
+    summary: TaskSummary
+    lines: list[UnitLine]
+
+    @property
+    def task(self) -> Task:
+        return self.summary.task
 
 
-def _title_rows(ws: Worksheet, title: str, details: str, now: datetime, tz: ZoneInfo) -> None:
-    from openpyxl.styles import Font
+async def export_tasks(session: AsyncSession, now: datetime) -> list[SheetTask]:
+    """Every task, archived ones too (soonest due first), with its units; two queries."""
+    summaries = await task_summaries(session, now, include_archived=True)
+    by_task: dict[int, list[UnitLine]] = {s.task.id: [] for s in summaries}
+    for line in await unit_lines(session, now):
+        if line.task_id in by_task:
+            by_task[line.task_id].append(line)
+    return [SheetTask(summary, by_task[summary.task.id]) for summary in summaries]
 
-    _put(ws, 1, 1, title).font = Font(bold=True, size=13)
-    if details:
-        _put(ws, 2, 1, details).font = Font(italic=True)
-    _put(ws, 3, 1, exported_at(now, tz)).font = Font(italic=True, color="666666")
+
+@functools.cache
+def _wrap() -> Any:
+    from openpyxl.styles import Alignment
+
+    return Alignment(wrap_text=True, vertical="top")
 
 
-def _table(ws: Worksheet, headers: tuple[str, ...], rows: list[list[Any]], formats: dict[int, str],
-           *, wide: dict[int, int] | None = None, empty: str | None = None) -> int:
-    """Header at ``HEADER_ROW``, bold and frozen, with an autofilter over the rows; returns the last row."""
+@functools.cache
+def _fill(colour: str) -> Any:
+    from openpyxl.styles import PatternFill
+
+    return PatternFill("solid", fgColor=colour)
+
+
+class _Sheet:
+    """A write-only sheet: rows are appended in order; widths and panes are set before the first row."""
+
+    def __init__(self, workbook: Any, title: str) -> None:
+        self.ws = workbook.create_sheet(title)
+
+    def clean(self, value: Any) -> Any:
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)[:MAX_CELL_TEXT]
+        return value
+
+    def cell(self, value: Any, *, fmt: str | None = None, font: Any = None, fill: str | None = None,
+             wrap: bool = False, link: str | None = None) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+
+        value = self.clean(value)
+        cell = WriteOnlyCell(self.ws, value=value)
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"  # a title or note such as "=HYPERLINK(…)" stays text
+        if fmt:
+            cell.number_format = fmt
+        if font is not None:
+            cell.font = font
+        if fill:
+            cell.fill = _fill(fill)
+        if wrap:
+            cell.alignment = _wrap()
+        if link:  # a place in this workbook ("'#12'!A1")
+            from openpyxl.worksheet.hyperlink import Hyperlink
+
+            cell.hyperlink = Hyperlink(ref="", location=link, tooltip=f"Xem sheet {link.split('!')[0]}")
+        return cell
+
+
+def _table(workbook: Any, title: str, heading: str, details: str, headers: tuple[str, ...],
+           rows: list[list[Any]], formats: dict[int, str], *, now: datetime, tz: ZoneInfo,
+           wide: dict[int, int] | None = None, empty: str | None = None,
+           styles: Callable[[int, list[Any]], dict[int, dict[str, Any]]] | None = None,
+           after: list[list[Any]] | None = None, widths: list[int] | None = None) -> None:
+    """A sheet: title rows, the bold frozen header at ``HEADER_ROW`` with an autofilter, the rows."""
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
 
-    fill = PatternFill("solid", fgColor=HEADER_FILL)
-    edge = Border(bottom=Side(style="thin", color="7F7F7F"))
+    sheet = _Sheet(workbook, title)
+    ws = sheet.ws
+    wide = wide or {}
     for column, header in enumerate(headers, start=1):
-        cell = _put(ws, HEADER_ROW, column, header)
-        cell.font = Font(bold=True)
-        cell.fill = fill
-        cell.border = edge
-        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for offset, values in enumerate(rows, start=1):
-        for column, value in enumerate(values, start=1):
-            cell = _put(ws, HEADER_ROW + offset, column, value, fmt=formats.get(column))
-            if column in (wide or {}):
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        if widths is not None:
+            width = widths[column - 1]
+        else:
+            longest = max([min(len(header), 14)] + [_display_width(r[column - 1]) for r in rows])
+            width = min(max(longest + 2, 6), wide.get(column, 40))
+        ws.column_dimensions[get_column_letter(column)].width = width
+    ws.freeze_panes = f"A{HEADER_ROW + 1}"
     last = HEADER_ROW + len(rows)
-    if not rows and empty:
-        _put(ws, HEADER_ROW + 1, 1, empty).font = Font(italic=True)
-    ws.freeze_panes = ws.cell(row=HEADER_ROW + 1, column=1)
     ws.auto_filter.ref = f"A{HEADER_ROW}:{get_column_letter(len(headers))}{max(last, HEADER_ROW + 1)}"
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    _fit_columns(ws, headers, rows, wide or {})
-    return last
+
+    ws.append([sheet.cell(heading, font=Font(bold=True, size=13))])
+    ws.append([sheet.cell(details, font=Font(italic=True))] if details else [])
+    ws.append([sheet.cell(exported_at(now, tz), font=Font(italic=True, color="666666"))])
+    header_font, edge = Font(bold=True), Border(bottom=Side(style="thin", color="7F7F7F"))
+    centred = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    header_cells = []
+    for header in headers:
+        cell = sheet.cell(header, font=header_font)
+        cell.fill, cell.border, cell.alignment = PatternFill("solid", fgColor=HEADER_FILL), edge, centred
+        header_cells.append(cell)
+    ws.append(header_cells)
+    plain = [column not in formats and column not in wide for column in range(1, len(headers) + 1)]
+    for index, values in enumerate(rows):
+        extra = styles(index, values) if styles else {}
+        out = []
+        for column, value in enumerate(values, start=1):
+            if plain[column - 1] and column not in extra and not (isinstance(value, str) and value[:1] == "="):
+                out.append(sheet.clean(value))  # a bare value: no cell object, no style lookup
+            else:
+                out.append(sheet.cell(value, fmt=formats.get(column), wrap=column in wide, **extra.get(column, {})))
+        ws.append(out)
+    if not rows and empty:
+        ws.append([sheet.cell(empty, font=Font(italic=True))])
+    if after:
+        ws.append([])
+        for values in after:
+            ws.append([sheet.cell(value, fmt=formats.get(column), font=Font(bold=True)) if value is not None
+                       else None for column, value in enumerate(values, start=1)])
 
 
 def _display_width(value: Any) -> int:
@@ -240,53 +319,47 @@ def _display_width(value: Any) -> int:
     return max((len(line) for line in str(value).splitlines()), default=0)
 
 
-def _fit_columns(ws: Worksheet, headers: tuple[str, ...], rows: list[list[Any]], wide: dict[int, int]) -> None:
-    """Width from the longest value (headers wrap, so they count only up to 14 characters)."""
-    from openpyxl.utils import get_column_letter
-
-    for column, header in enumerate(headers, start=1):
-        longest = max([min(len(header), 14)] + [_display_width(r[column - 1]) for r in rows])
-        cap = wide.get(column, 40)
-        ws.column_dimensions[get_column_letter(column)].width = min(max(longest + 2, 6), cap)
+def _tracking(summary: TaskSummary) -> str:
+    if summary.archived:
+        return "đã lưu trữ"
+    return "đã xong" if summary.finished else "đang theo dõi"
 
 
-def _summary_sheet(ws: Worksheet, entries: list[TaskBoard], now: datetime, tz: ZoneInfo) -> None:
+def _summary_sheet(workbook: Any, tasks: list[SheetTask], now: datetime, tz: ZoneInfo, *, linked: bool = True) -> None:
     from openpyxl.styles import Font
-    from openpyxl.worksheet.hyperlink import Hyperlink
 
-    total_units = sum(e.total for e in entries)
-    delivered = sum(e.delivered for e in entries)
-    details = (f"{len(entries)} nhiệm vụ · {total_units} lượt giao cho đơn vị · đã nộp {delivered}/{total_units}"
-               f" ({t.percent(delivered, total_units)})" if entries else "")
-    _title_rows(ws, "TỔNG HỢP TÌNH HÌNH NỘP BÁO CÁO", details, now, tz)
+    summaries = [item.summary for item in tasks]
+    total_units = sum(s.total for s in summaries)
+    delivered = sum(s.delivered for s in summaries)
+    details = (f"{len(summaries)} nhiệm vụ · {total_units} lượt giao cho đơn vị · đã nộp {delivered}/{total_units}"
+               f" ({t.percent(delivered, total_units)})" if summaries else "")
     rows = []
-    for index, entry in enumerate(entries, start=1):
-        counts = entry.counts
+    for summary in summaries:
+        counts, task = summary.counts, summary.task
         rows.append([
-            index, entry.task.title, entry.letter.number if entry.letter and entry.letter.number else "",
-            entry.task.deadline_phrase, _local_date(entry.task.due_at, tz), entry.total, counts[S.accepted],
-            counts[S.submitted], _open_count(counts), entry.overdue, counts[S.excused],
-            _ratio(entry.delivered, entry.total),
+            task_sheet_title(task.id), task.title, summary.letter_number or "", task.deadline_phrase,
+            _local_date(task.due_at, tz), summary.total, counts[S.accepted], counts[S.submitted], _open_count(counts),
+            summary.overdue, counts[S.excused], _ratio(summary.delivered, summary.total), _tracking(summary),
         ])
-    last = _table(ws, SUMMARY_HEADERS, rows, {5: DATE_FORMAT, 12: PERCENT_FORMAT}, wide={2: 70},
-                  empty=m.NO_TASKS)
-    for index in range(1, len(entries) + 1):
-        cell = ws.cell(row=HEADER_ROW + index, column=2)
-        cell.hyperlink = Hyperlink(ref=cell.coordinate, location=f"'{task_sheet_title(index)}'!A1",
-                                   tooltip=f"Xem sheet {task_sheet_title(index)}")
-        cell.font = Font(color="0563C1", underline="single")
-    if entries:
-        # totals below a blank row, outside the filtered range
-        totals = last + 2
-        _put(ws, totals, 2, "Cộng").font = Font(bold=True)
-        for column in range(6, 12):
-            _put(ws, totals, column, sum(r[column - 1] for r in rows)).font = Font(bold=True)
-        _put(ws, totals, 12, _ratio(delivered, total_units), fmt=PERCENT_FORMAT).font = Font(bold=True)
+    link = Font(color="0563C1", underline="single")
+
+    def styles(index: int, values: list[Any]) -> dict[int, dict[str, Any]]:
+        return {2: {"font": link, "link": f"'{values[0]}'!A1"}} if linked else {}
+
+    after = None
+    if summaries:  # totals below a blank row, outside the filtered range
+        after = [[None, "Cộng", None, None, None] + [sum(r[c] for r in rows) for c in range(5, 11)]
+                 + [_ratio(delivered, total_units)]]
+    _table(workbook, SUMMARY_SHEET, "TỔNG HỢP TÌNH HÌNH NỘP BÁO CÁO", details, SUMMARY_HEADERS, rows,
+           {5: DATE_FORMAT, 12: PERCENT_FORMAT}, now=now, tz=tz, wide={2: 70}, empty=m.NO_TASKS, styles=styles,
+           after=after)
 
 
 @dataclass
 class _UnitTally:
-    unit: Unit
+    code: str
+    name: str
+    kind: str
     assigned: int = 0
     done: int = 0
     accepted: int = 0
@@ -295,97 +368,217 @@ class _UnitTally:
     overdue: int = 0
 
 
-def unit_tallies(entries: list[TaskBoard]) -> list[_UnitTally]:
+def unit_tallies(tasks: list[SheetTask]) -> list[_UnitTally]:
     """Per unit across the tasks: assigned, done (submitted, accepted or excused), … in roster order."""
     tallies: dict[int, _UnitTally] = {}
-    for entry in entries:
-        for state in entry.units:
-            tally = tallies.setdefault(state.unit.id, _UnitTally(state.unit))
-            status = S(state.assignment.status)
+    for item in tasks:
+        for line in item.lines:
+            tally = tallies.get(line.unit_id)
+            if tally is None:
+                tally = tallies[line.unit_id] = _UnitTally(line.unit_code, line.unit_name, line.unit_kind)
+            status = S(line.status)
             tally.assigned += 1
             tally.done += status in DONE_STATUSES
             tally.accepted += status is S.accepted
             tally.submitted += status is S.submitted
             tally.open += status in OPEN_STATUSES
-            tally.overdue += state.overdue
-    return sorted(tallies.values(), key=lambda tally: unit_order(tally.unit))
+            tally.overdue += line.overdue
+    return sorted(tallies.values(), key=lambda tally: (KIND_ORDER.get(tally.kind, 9), fold(tally.name)))
 
 
-def _units_sheet(ws: Worksheet, entries: list[TaskBoard], now: datetime, tz: ZoneInfo) -> None:
-    _title_rows(ws, "KẾT QUẢ THEO ĐƠN VỊ",
-                "Đã hoàn thành: đã nộp (chờ duyệt hoặc đã duyệt) hoặc được miễn." if entries else "", now, tz)
+def _units_sheet(workbook: Any, tasks: list[SheetTask], now: datetime, tz: ZoneInfo,
+                 tallies: list[_UnitTally] | None = None) -> None:
     rows = [
-        [index, tally.unit.code, tally.unit.name, tally.assigned, tally.done, f"{tally.done}/{tally.assigned}",
+        [index, tally.code, tally.name, tally.assigned, tally.done, f"{tally.done}/{tally.assigned}",
          tally.accepted, tally.submitted, tally.open, tally.overdue, _ratio(tally.done, tally.assigned)]
-        for index, tally in enumerate(unit_tallies(entries), start=1)
+        for index, tally in enumerate(unit_tallies(tasks) if tallies is None else tallies, start=1)
     ]
-    _table(ws, UNIT_HEADERS, rows, {11: PERCENT_FORMAT}, wide={3: 50}, empty=m.NO_TASKS)
+    _table(workbook, UNITS_SHEET, "KẾT QUẢ THEO ĐƠN VỊ",
+           "Đã hoàn thành: đã nộp (chờ duyệt hoặc đã duyệt) hoặc được miễn." if tasks else "", UNIT_HEADERS, rows,
+           {11: PERCENT_FORMAT}, now=now, tz=tz, wide={3: 50}, empty=m.NO_TASKS)
 
 
-def _task_details(entry: TaskBoard, tz: ZoneInfo) -> str:
-    parts = []
-    if entry.letter and entry.letter.number:
-        parts.append(f"Công văn {entry.letter.number}")
-    parts.append(f"Hạn: {t.due(entry.task.deadline_phrase, entry.task.due_at, tz)}")
-    if entry.task.template:
-        parts.append(f"Mẫu: {entry.task.template}")
-    if entry.lead:
-        parts.append(f"Chủ trì: {entry.lead.name}")
-    if entry.task.signature_required:
+def _task_details(summary: TaskSummary, tz: ZoneInfo) -> str:
+    task = summary.task
+    parts = [task_sheet_title(task.id)]
+    if summary.letter_number:
+        parts.append(f"Công văn {summary.letter_number}")
+    parts.append(f"Hạn: {t.due(task.deadline_phrase, task.due_at, tz)}")
+    if task.template:
+        parts.append(f"Mẫu: {task.template}")
+    if summary.lead_name:
+        parts.append(f"Chủ trì: {summary.lead_name}")
+    if task.signature_required:
         parts.append("Yêu cầu: tệp PDF có ký số")
-    parts.append(f"Đã nộp {entry.delivered}/{entry.total} ({t.percent(entry.delivered, entry.total)})")
+    parts.append(f"Đã nộp {summary.delivered}/{summary.total} ({t.percent(summary.delivered, summary.total)})")
+    if summary.archived:
+        parts.append("Đã lưu trữ")
     return " · ".join(parts)
 
 
-def _task_sheet(ws: Worksheet, entry: TaskBoard, now: datetime, tz: ZoneInfo) -> None:
-    from openpyxl.styles import PatternFill
+def _task_sheet(workbook: Any, item: SheetTask, now: datetime, tz: ZoneInfo) -> None:
+    rows = [[index, line.unit_code, line.unit_name, _status_label(line.status), line.round or None,
+             _local(line.submitted_at, tz) if line.submitted_at else None,
+             yes_no(line.late), yes_no(line.overdue), _local_date(line.due_at, tz)]
+            for index, line in enumerate(item.lines, start=1)]
 
-    _title_rows(ws, entry.task.title, _task_details(entry, tz), now, tz)
-    rows = []
-    for index, state in enumerate(entry.units, start=1):
-        assignment = state.assignment
-        rows.append([
-            index, state.unit.code, state.unit.name, _status_label(assignment.status), assignment.round or None,
-            _local(assignment.submitted_at, tz) if assignment.submitted_at else None,
-            yes_no(state.late), yes_no(state.overdue), _local_date(state.due_at, tz),
-        ])
-    _table(ws, TASK_HEADERS, rows, {6: DATETIME_FORMAT, 9: DATE_FORMAT}, wide={3: 50})
-    for offset, state in enumerate(entry.units, start=1):
-        colour = OVERDUE_FILL if state.overdue else STATUS_FILLS.get(S(state.assignment.status))
-        if colour:
-            ws.cell(row=HEADER_ROW + offset, column=4).fill = PatternFill("solid", fgColor=colour)
-        if state.overdue:
-            ws.cell(row=HEADER_ROW + offset, column=8).fill = PatternFill("solid", fgColor=OVERDUE_FILL)
+    def styles(index: int, values: list[Any]) -> dict[int, dict[str, Any]]:
+        line = item.lines[index]
+        colour = OVERDUE_FILL if line.overdue else STATUS_FILLS.get(S(line.status))
+        out: dict[int, dict[str, Any]] = {4: {"fill": colour}} if colour else {}
+        if line.overdue:
+            out[8] = {"fill": OVERDUE_FILL}
+        return out
+
+    _table(workbook, task_sheet_title(item.task.id), item.task.title, _task_details(item.summary, tz), TASK_HEADERS,
+           rows, {6: DATETIME_FORMAT, 9: DATE_FORMAT}, now=now, tz=tz, wide={3: 50}, styles=styles)
 
 
-def _log_sheet(ws: Worksheet, log: list[LogRow], now: datetime, tz: ZoneInfo) -> None:
-    _title_rows(ws, "NHẬT KÝ TRẠNG THÁI", f"{len(log)} sự kiện, cũ trước mới sau" if log else "", now, tz)
+def _log_sheet(workbook: Any, log: list[LogRow], now: datetime, tz: ZoneInfo) -> None:
     rows = [
-        [_local(row.at, tz), row.task_title, row.unit_name, row.actor_name or SYSTEM_ACTOR, event_label(row),
-         _status_label(row.from_status), _status_label(row.to_status), row.round, row.note or ""]
+        [_local(row.at, tz), task_sheet_title(row.task_id), row.task_title, row.unit_name,
+         row.actor_name or SYSTEM_ACTOR, event_label(row), _status_label(row.from_status),
+         _status_label(row.to_status), row.round, row.note or ""]
         for row in log
     ]
-    _table(ws, LOG_HEADERS, rows, {1: DATETIME_FORMAT}, wide={2: 45, 3: 30, 9: 50}, empty="Chưa có sự kiện nào.")
+    _table(workbook, LOG_SHEET, "NHẬT KÝ TRẠNG THÁI", f"{len(log)} sự kiện, cũ trước mới sau" if log else "",
+           LOG_HEADERS, rows, {1: DATETIME_FORMAT}, now=now, tz=tz, wide={3: 45, 4: 30, 10: 50},
+           empty="Chưa có sự kiện nào.")
 
 
-def board_workbook(entries: list[TaskBoard], log: list[LogRow], *, now: datetime, tz: ZoneInfo) -> bytes:
-    """The board as an .xlsx: "Tổng hợp", "Theo đơn vị", one sheet per task ("NV1", …), "Nhật ký"."""
+LARGE_BOARD = 50_000
+"""Assignments above which the workbook has one matrix sheet (units × tasks) instead of a sheet per task:
+openpyxl writes some 10⁵ cells a second, and a national board (241,260 assignments) as a sheet per task
+is 2.2 million cells."""
+MATRIX_SHEET = "Chi tiết"
+MATRIX_GROUPS = (("overdue", "Quá hạn"), ("returned", "Bị trả lại"), ("pending", "Chưa nộp, còn hạn"),
+                 ("submitted", "Chờ duyệt"), ("accepted", "Đã duyệt"), ("excused", "Được miễn"))
+
+
+@dataclass
+class Matrix:
+    """Per unit, the numbers of its tasks in each state (the large board's detail sheet)."""
+
+    tallies: list[_UnitTally]
+    groups: dict[int, dict[str, list[int]]]
+    """unit id → state → task ids (soonest due first)."""
+    unit_ids: dict[str, int]
+
+
+async def board_matrix(session: AsyncSession, now: datetime, summaries: list[TaskSummary]) -> Matrix:
+    """One pass over the assignments as plain columns: each unit's tasks by state, and its tallies."""
+    dues = {s.task.id: s.task.due_at for s in summaries}
+    order = {s.task.id: index for index, s in enumerate(summaries)}
+    units = {uid: (code, name, kind) for uid, code, name, kind in
+             (await session.exec(select(Unit.id, Unit.code, Unit.name, Unit.kind))).all()}
+    tallies: dict[int, _UnitTally] = {}
+    groups: dict[int, dict[str, list[int]]] = {}
+    query = select(Assignment.unit_id, Assignment.task_id, Assignment.status, Assignment.due_at_override)
+    for unit_id, task_id, status, override in (await session.exec(query)).all():
+        if task_id not in dues:
+            continue
+        tally = tallies.get(unit_id)
+        if tally is None:
+            tally = tallies[unit_id] = _UnitTally(*units[unit_id])
+            groups[unit_id] = {key: [] for key, _ in MATRIX_GROUPS}
+        tally.assigned += 1
+        overdue = status in OPEN_VALUES and (override or dues[task_id]) < now
+        if status in DONE_VALUES:
+            tally.done += 1
+        if status == S.accepted:
+            tally.accepted += 1
+        elif status == S.submitted:
+            tally.submitted += 1
+        elif status in OPEN_VALUES:
+            tally.open += 1
+        tally.overdue += overdue
+        groups[unit_id]["overdue" if overdue else status].append(task_id)
+    for by_state in groups.values():
+        for ids in by_state.values():
+            ids.sort(key=order.__getitem__)
+    ordered = sorted(tallies.items(), key=lambda item: (KIND_ORDER.get(item[1].kind, 9), fold(item[1].name)))
+    return Matrix([tally for _, tally in ordered], groups, {tally.code: uid for uid, tally in ordered})
+
+
+def _matrix_sheet(workbook: Any, matrix: Matrix, now: datetime, tz: ZoneInfo) -> None:
+    headers = ("STT", "Mã", "Đơn vị") + tuple(label for _, label in MATRIX_GROUPS)
+    rows = []
+    for index, tally in enumerate(matrix.tallies, start=1):
+        by_state = matrix.groups[matrix.unit_ids[tally.code]]
+        rows.append([index, tally.code, tally.name]
+                    + [", ".join(task_sheet_title(i) for i in by_state[key]) for key, _ in MATRIX_GROUPS])
+    _table(workbook, MATRIX_SHEET, "NHIỆM VỤ CỦA TỪNG ĐƠN VỊ THEO TRẠNG THÁI",
+           "Mỗi ô liệt kê số các nhiệm vụ (#số như trên trang Tổng hợp).", headers, rows, {}, now=now, tz=tz,
+           widths=[6, 10, 40] + [30] * len(MATRIX_GROUPS))
+
+
+def board_workbook(tasks: list[SheetTask], log: list[LogRow], *, now: datetime, tz: ZoneInfo,
+                   matrix: Matrix | None = None) -> bytes:
+    """The board as an .xlsx (openpyxl write-only): "Tổng hợp", "Theo đơn vị", one sheet per task
+    ("#12", …, archived tasks too) — or, for a large board (``matrix``), one "Chi tiết" sheet of units ×
+    tasks — and "Nhật ký"."""
     from openpyxl import Workbook
 
-    workbook = Workbook()
+    workbook = Workbook(write_only=True)
     workbook.properties.creator = "Đôn Đốc"
     workbook.properties.title = "Tình hình nộp báo cáo"
     workbook.properties.created = workbook.properties.modified = _local(now, tz)
-    summary = workbook.active
-    summary.title = SUMMARY_SHEET
-    _summary_sheet(summary, entries, now, tz)
-    _units_sheet(workbook.create_sheet(UNITS_SHEET), entries, now, tz)
-    for index, entry in enumerate(entries, start=1):
-        _task_sheet(workbook.create_sheet(task_sheet_title(index)), entry, now, tz)
-    _log_sheet(workbook.create_sheet(LOG_SHEET), log, now, tz)
+    _summary_sheet(workbook, tasks, now, tz, linked=matrix is None)
+    _units_sheet(workbook, tasks, now, tz, matrix.tallies if matrix is not None else None)
+    if matrix is not None:
+        _matrix_sheet(workbook, matrix, now, tz)
+    else:
+        for item in tasks:
+            _task_sheet(workbook, item, now, tz)
+    _log_sheet(workbook, log, now, tz)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
+
+
+# --- off the event loop -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardFiles:
+    workbook: bytes
+    chart: bytes | None
+    tasks: int
+
+
+async def _build_files(url: str, now: datetime, tz: ZoneInfo, chart: bool) -> BoardFiles:
+    from storage.db import Database
+
+    db = Database(url)
+    matrix = None
+    try:
+        async with db.session() as session:
+            summaries = await task_summaries(session, now, include_archived=True)
+            if sum(s.total for s in summaries) > LARGE_BOARD:
+                tasks = [SheetTask(summary, []) for summary in summaries]
+                matrix = await board_matrix(session, now, summaries)
+            else:
+                tasks = await export_tasks(session, now)
+            log = await load_log(session)
+    finally:
+        await db.dispose()
+    png = board_chart([item.summary for item in tasks if item.summary.active], now=now, tz=tz) if chart else None
+    return BoardFiles(board_workbook(tasks, log, now=now, tz=tz, matrix=matrix), png, len(tasks))
+
+
+def _build_files_blocking(url: str, now: datetime, tz: ZoneInfo, chart: bool) -> BoardFiles:
+    return asyncio.run(_build_files(url, now, tz, chart))
+
+
+async def board_files(url: str, *, now: datetime, tz: ZoneInfo, chart: bool = False) -> BoardFiles:
+    """The workbook (and the chart) read and rendered in a worker thread with its own database
+    connection and event loop, so the bot's event loop keeps answering while it runs."""
+    return await asyncio.to_thread(_build_files_blocking, url, now, tz, chart)
+
+
+async def export_workbook(url: str, *, now: datetime, tz: ZoneInfo) -> tuple[bytes, int]:
+    files = await board_files(url, now=now, tz=tz)
+    return files.workbook, files.tasks
 
 
 # --- the chart --------------------------------------------------------------------------------
@@ -425,7 +618,7 @@ def shorten(text: str, limit: int = LABEL_CHARS) -> str:
     return cut.rstrip(" ,.;:-–") + "…"
 
 
-def segments(entry: TaskBoard) -> dict[str, int]:
+def segments(entry: TaskSummary) -> dict[str, int]:
     """The bar of one task: accepted, submitted, owed but not yet due, overdue, excused."""
     counts = entry.counts
     return {
@@ -444,8 +637,8 @@ def chart_height(task_count: int) -> float:
     return TOP + BOTTOM + footnote + ROW * max(shown, 2) + 0.2
 
 
-def board_chart(entries: list[TaskBoard], *, now: datetime, tz: ZoneInfo) -> bytes:
-    """A PNG: one horizontal stacked bar per task (shares of its units), numbered as on the board."""
+def board_chart(entries: list[TaskSummary], *, now: datetime, tz: ZoneInfo) -> bytes:
+    """A PNG: one horizontal stacked bar per task (shares of its units), each labelled with its number (#12)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
@@ -486,7 +679,7 @@ def board_chart(entries: list[TaskBoard], *, now: datetime, tz: ZoneInfo) -> byt
                   transform=axes.get_yaxis_transform())
     axes.text(1.01, -0.55, "đã nộp", ha="left", va="bottom", fontsize=8, color="#666666", family=FONT,
               transform=axes.get_yaxis_transform())
-    axes.set_yticks(positions, [f"{i}. {shorten(e.task.title)}" for i, e in enumerate(shown, start=1)],
+    axes.set_yticks(positions, [f"#{e.task.id} {shorten(e.task.title)}" for e in shown],
                     fontsize=9, family=FONT, parse_math=False)  # a "$" in a title is text, not TeX
     axes.set_ylim(len(shown) - 0.5, -0.5)  # task 1 at the top
     axes.set_xlim(0, 1)
@@ -504,7 +697,7 @@ def board_chart(entries: list[TaskBoard], *, now: datetime, tz: ZoneInfo) -> byt
         total = sum(e.total for e in rest)
         overdue = sum(e.overdue for e in rest)
         figure.text(0.1 / WIDTH, 0.12 / height,
-                    f"… và {len(rest)} nhiệm vụ khác (từ số {MAX_CHART_TASKS + 1}): đã nộp {delivered}/{total}"
+                    f"… và {len(rest)} nhiệm vụ khác: đã nộp {delivered}/{total}"
                     f" ({t.percent(delivered, total)}), quá hạn {overdue}.",
                     ha="left", va="bottom", fontsize=9, color="#333333", family=FONT)
     return _png(figure)

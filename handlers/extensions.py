@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from handlers import texts as t
-from handlers.chat import Button, Reply
+from sqlmodel import col, select
+
+from handlers.chat import Button, Reply, limits_for
+from handlers.paging import Block, paginate
 from handlers.notify import notify_roles
 from schedules.deadlines import Deadline, DeadlineError, find_deadlines, parse_deadline
 from storage import extensions as ext
@@ -77,9 +80,9 @@ def which_task() -> str:
     return "🕒 Xin gia hạn cho nhiệm vụ nào? Chọn một nhiệm vụ:"
 
 
-def task_button(index: int, task: Task) -> str:
+def task_button(task: Task) -> str:
     title = task.title if len(task.title) <= 40 else task.title[:39].rstrip() + "…"
-    return f"🕒 {index}. {title}"
+    return f"🕒 #{task.id} {title}"
 
 
 def ask_reason(task: Task, due: datetime, tz: ZoneInfo) -> str:
@@ -317,10 +320,27 @@ async def extend_command(request: Request) -> list[Reply]:
             if deadline is not None:
                 draft |= {"due_at": deadline.due_at.isoformat(), "phrase": deadline.phrase}
             await set_state(request.session, request.person.id, STATE_PICK, draft, now=request.now, ttl=PICK_TTL)
-        buttons = [[Button(task_button(i, task), f"extend:{a.id}")] for i, (a, task) in enumerate(candidates, 1)]
-        return [Reply(which_task(), buttons=buttons + CANCEL)]
+        return [extend_pick_page(request, candidates, 1)]
     assignment, task = candidates[0]
     return await _begin(request, assignment, task, _state(assignment, reason, deadline))
+
+
+def extend_pick_page(request: Request, candidates: list[tuple[Assignment, Task]], page: int) -> Reply:
+    """Which task to extend: the unit's open tasks (by their number), paged to the channel's limits."""
+    tz = request.ctx.tz
+    blocks = [Block(f"#{task.id} · {task.title[:80]} · {_due(effective_due_at(a, task.due_at), tz)}",
+                    [[Button(task_button(task), f"extend:{a.id}")]]) for a, task in candidates]
+    return paginate(blocks, limits=limits_for(request.incoming.sender.channel), header=which_task(), page=page,
+                    nav=lambda n: f"extendpg:{n}", extra_buttons=CANCEL, edit=page > 1)
+
+
+async def on_extend_page(request: Request, page: int) -> list[Reply]:
+    if request.unit is None:
+        return [Reply(NO_UNIT)]
+    candidates = await ext.extendable(request.session, request.unit.id)
+    if not candidates:
+        return [Reply(NOTHING_TO_EXTEND)]
+    return [extend_pick_page(request, candidates, page)]
 
 
 async def on_extend_button(request: Request, assignment_id: int) -> list[Reply]:
@@ -461,23 +481,24 @@ async def deny_with_reason(request: Request, data: dict) -> list[Reply]:
     return [Reply(denied_done(task, unit, reason))]
 
 
-async def list_requests(request: Request) -> list[Reply]:
-    """``/requests``: pending requests, oldest first; leaders get the decision buttons."""
+async def list_requests(request: Request, page: int = 1) -> list[Reply]:
+    """``/requests``: pending requests, oldest first, paged; leaders get the decision buttons."""
     rows = await ext.pending_requests(request.session)
     if not rows:
         return [Reply(NOTHING_PENDING)]
     tz = request.ctx.tz
-    replies = [Reply(requests_heading(len(rows)))]
-    for extension, assignment, task, unit in rows[:LIST_LIMIT]:
-        requester = (await request.session.get(Person, extension.requested_by_person_id)
-                     if extension.requested_by_person_id else None)
+    people = {p.id: p.name for p in (await request.session.exec(select(Person).where(
+        col(Person.id).in_({e.requested_by_person_id for e, *_ in rows if e.requested_by_person_id})))).all()}
+    blocks = []
+    for extension, assignment, task, unit in rows:
         card = request_card(extension, task, unit, effective_due_at(assignment, task.due_at),
-                            requester.name if requester else None, tz)
-        buttons = decision_buttons(extension.id) if request.role in DECIDERS else []
-        replies.append(Reply(card, buttons=buttons))
-    if len(rows) > LIST_LIMIT:
-        replies.append(Reply(more_requests(len(rows) - LIST_LIMIT)))
-    return replies
+                            people.get(extension.requested_by_person_id), tz)
+        buttons = [[Button(f"✅ Đồng ý số {extension.id}", f"extapprove:{extension.id}"),
+                    Button(f"❌ Từ chối số {extension.id}", f"extdeny:{extension.id}")]] \
+            if request.role in DECIDERS else []
+        blocks.append(Block("\n" + card, buttons))
+    return [paginate(blocks, limits=limits_for(request.incoming.sender.channel), header=requests_heading(len(rows)),
+                     page=page, nav=lambda n: f"requests:{n}", edit=request.incoming.choice is not None and page > 1)]
 
 
 # --- wiring ---------------------------------------------------------------------------------------
@@ -491,6 +512,8 @@ def register(conversation: Conversation) -> None:
                                   "xin gia hạn: /extend hoặc /extend NGÀY/THÁNG vì lý do"))
     conversation.register(Command("requests", list_requests, VIEWERS, "các đề nghị gia hạn đang chờ"))
     conversation.register_choice(Choice("extend", on_extend_button, REQUESTERS, 1))
+    conversation.register_choice(Choice("extendpg", on_extend_page, REQUESTERS, 1))
+    conversation.register_choice(Choice("requests", list_requests, VIEWERS, 1))
     conversation.register_choice(Choice("extapprove", approve, DECIDERS, 1))
     conversation.register_choice(Choice("extdeny", ask_deny, DECIDERS, 1))
     conversation.states[STATE_REASON] = on_reason

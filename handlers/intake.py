@@ -18,7 +18,8 @@ from sqlmodel import col, select
 from handlers import messages as m
 from handlers import texts as t
 from handlers.chat import (FILELESS_CHANNELS, Button, FileTooLarge, Incoming, IncomingFile, Reply, Sender,
-                           reply_to_payload)
+                           limits_for, reply_to_payload)
+from handlers.paging import Block, paginate
 from handlers.notify import notify_roles
 from storage.evidence import EvidenceFile, Outcome, find_duplicate, record_evidence
 from storage.links import UPLOAD_TTL, claim_upload
@@ -124,10 +125,26 @@ async def on_file(request: Request) -> list[Reply]:
         await set_state(request.session, request.person.id, "pick_task", {
             "ref": file.ref, "file_name": file.file_name, "size": file.size, "mime_type": file.mime_type,
             "channel": request.incoming.sender.channel}, now=request.now)
-        buttons = [[Button(m.short(task.title, 48), f"pick:{a.id}")] for a, task in candidates]
-        buttons.append([Button("Huỷ", "cancel")])
-        return [Reply(m.which_task(file.file_name), buttons=buttons)]
+        return [pick_page(request, file.file_name, candidates, 1)]
     return await take_in(request, *chosen, file)
+
+
+def pick_page(request: Request, file_name: str, candidates: list[tuple[Assignment, Task]], page: int) -> Reply:
+    """"Which task is this file for?": the unit's open tasks, paged to the channel's limits."""
+    tz = request.ctx.tz
+    blocks = [Block(f"#{task.id} · {m.short(task.title, 80)} · hạn {task.due_at.astimezone(tz):%d/%m}",
+                    [[Button(f"#{task.id} {m.short(task.title, 44)}", f"pick:{a.id}")]]) for a, task in candidates]
+    return paginate(blocks, limits=limits_for(request.incoming.sender.channel), header=m.which_task(file_name),
+                    page=page, nav=lambda n: f"pickpg:{n}", extra_buttons=[[Button("Huỷ", "cancel")]],
+                    edit=page > 1)
+
+
+async def on_pick_page(request: Request, page: int) -> list[Reply]:
+    """Another page of the "which task?" choices."""
+    state = await get_state(request.session, request.person.id, request.now)
+    if state is None or state.kind != "pick_task":
+        return [Reply(m.PICK_EXPIRED)]
+    return [pick_page(request, state.data.get("file_name", ""), await open_assignments(request), page)]
 
 
 async def on_pick(request: Request, assignment_id: int) -> list[Reply]:

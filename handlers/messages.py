@@ -282,7 +282,7 @@ def review_item(task, unit, assignment, files, tz) -> str:
 
     names = ", ".join(e.file_name for e in files) or "không có tệp"
     when = instant(assignment.submitted_at, tz) if assignment.submitted_at else "?"
-    return f"• {unit.name} — «{task.title}» (lần {assignment.round}, nộp lúc {when})\n  Tệp: {names}"
+    return f"• {unit.name} — #{task.id} «{task.title}» (lần {assignment.round}, nộp lúc {when})\n  Tệp: {names}"
 
 
 def file_caption(evidence) -> str:

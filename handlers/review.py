@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from sqlmodel import select
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from handlers import messages as m
-from handlers.chat import Button, OutFile, Reply
+from handlers.chat import Button, OutFile, Reply, limits_for
+from handlers.paging import Block, paginate
 from handlers.notify import notify_roles
-from storage.evidence import evidence_of
 from storage.filestore import clean_pdf_name
 from storage.models import Assignment, AssignmentStatus, Evidence, Role, Task, Unit
 from storage.queries import clear_state, set_state
@@ -86,23 +87,36 @@ async def return_with_reason(request: Request, data: dict) -> list[Reply]:
     return [Reply(m.returned_done(task, unit, reason))]
 
 
-async def pending_reviews(request: Request) -> list[Reply]:
-    """``/review``: every submission waiting for a decision, oldest first, with its buttons."""
-    rows = (await request.session.exec(
-        select(Assignment, Task, Unit).join(Task, Task.id == Assignment.task_id).join(Unit, Unit.id == Assignment.unit_id)
-        .where(Assignment.status == S.submitted.value).order_by(Assignment.submitted_at, Assignment.id))).all()
-    if not rows:
+REVIEW_LIMIT = 500
+"""``/review`` pages through the oldest this many submissions (the heading gives the total)."""
+
+
+async def pending_reviews(request: Request, page: int = 1) -> list[Reply]:
+    """``/review``: every submission waiting for a decision, oldest first, paged, each with its buttons."""
+    session = request.session
+    total = (await session.exec(select(func.count()).select_from(Assignment)
+                                .where(Assignment.status == S.submitted.value))).one()
+    if not total:
         return [Reply(m.NOTHING_TO_REVIEW)]
-    replies = [Reply(m.reviews_heading(len(rows)))]
-    for assignment, task, unit in rows[:20]:
-        files = await evidence_of(request.session, assignment.id, assignment.round)
-        buttons = [[Button("✅ Chấp nhận", f"accept:{assignment.id}:{assignment.round}"),
-                    Button("↩️ Trả lại", f"return:{assignment.id}:{assignment.round}")]]
-        buttons += [[Button(f"📄 {m.short(e.file_name, 40)}", f"file:{e.id}")] for e in files[:5]]
-        replies.append(Reply(m.review_item(task, unit, assignment, files, request.ctx.tz), buttons=buttons))
-    if len(rows) > 20:
-        replies.append(Reply(m.more_reviews(len(rows) - 20)))
-    return replies
+    rows = (await session.exec(
+        select(Assignment, Task, Unit).join(Task, Task.id == Assignment.task_id).join(Unit, Unit.id == Assignment.unit_id)
+        .where(Assignment.status == S.submitted.value).order_by(Assignment.submitted_at, Assignment.id)
+        .limit(REVIEW_LIMIT))).all()
+    files: dict[tuple[int, int], list[Evidence]] = {}
+    for evidence in (await session.exec(select(Evidence).where(
+            col(Evidence.assignment_id).in_([a.id for a, _, _ in rows])).order_by(Evidence.id))).all():
+        files.setdefault((evidence.assignment_id, evidence.round), []).append(evidence)
+    blocks = []
+    for number, (assignment, task, unit) in enumerate(rows, start=1):
+        own = files.get((assignment.id, assignment.round), [])
+        buttons = [[Button(f"✅ {number}. Chấp nhận", f"accept:{assignment.id}:{assignment.round}"),
+                    Button(f"↩️ {number}. Trả lại", f"return:{assignment.id}:{assignment.round}")]]
+        buttons += [[Button(f"📄 {number}. {m.short(e.file_name, 36)}", f"file:{e.id}")] for e in own[:3]]
+        blocks.append(Block(f"\n{number}. " + m.review_item(task, unit, assignment, own, request.ctx.tz).lstrip("• "),
+                            buttons))
+    heading = m.reviews_heading(total) + (f" (xem {len(rows)} hồ sơ chờ lâu nhất)" if total > len(rows) else "")
+    return [paginate(blocks, limits=limits_for(request.incoming.sender.channel), header=heading, page=page,
+                     nav=lambda n: f"review:{n}", edit=request.incoming.choice is not None and page > 1)]
 
 
 async def send_file(request: Request, evidence_id: int) -> list[Reply]:

@@ -163,12 +163,20 @@ class Task(SQLModel, table=True):
     """A progress count asked of each unit: None (a file only), "count" (instead of a file), "count+file"."""
     count_total: int | None = None
     """How many items each unit was given, when the same for all (the "trên" of "12 trên 15")."""
+    archived_at: datetime | None = _instant(default=None, nullable=True)
+    """When a coordinator took the task off the active board (``/archive``); a task whose every unit is
+    accepted or excused leaves the active board without it."""
+    archived_by_person_id: int | None = Field(default=None, foreign_key="person.id")
 
 
 class Assignment(SQLModel, table=True):
     """One unit's duty under one task."""
 
-    __table_args__ = (UniqueConstraint("task_id", "unit_id"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "unit_id"),
+        # covers the board's grouped counts (by status and task, overdue, late, per unit) without the rows
+        Index("ix_assignment_board", "status", "task_id", "due_at_override", "submitted_at", "unit_id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="task.id", index=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
@@ -203,7 +211,9 @@ class Evidence(SQLModel, table=True):
 class StatusEvent(SQLModel, table=True):
     """Append-only log of everything that happens to an assignment."""
 
-    __table_args__ = (Index("ix_statusevent_task_unit", "task_id", "unit_id"),)
+    __table_args__ = (Index("ix_statusevent_task_unit", "task_id", "unit_id"), 
+                      # covers "what arrived since …" (digest, /status headline) without the rows
+                      Index("ix_statusevent_at", "at", "kind", "to_status", "task_id", "unit_id"))
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id", index=True)
     task_id: int = Field(foreign_key="task.id")
@@ -273,6 +283,17 @@ class ConversationState(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     expires_at: datetime = _instant()
     updated_at: datetime = _instant()
+
+
+class PlatformFile(SQLModel, table=True):
+    """A stored file (blob key) already uploaded to a chat platform, re-sent by the platform's id."""
+
+    __table_args__ = (UniqueConstraint("channel", "blob_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    blob_key: str = Field(max_length=128)
+    file_id: str = Field(max_length=255)
+    created_at: datetime = _instant()
 
 
 class TickState(SQLModel, table=True):

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import case, func, literal, or_, union_all, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +26,7 @@ from storage.models import (
     Unit,
 )
 from storage.roster import fold
-from storage.status import effective_due_at, is_late, is_overdue
+from storage.status import OPEN_VALUES, effective_due_at, is_late, is_overdue
 
 S = AssignmentStatus
 
@@ -391,3 +391,307 @@ async def people_with_roles(session: AsyncSession, roles: list[Role], *, unit_id
     if unit_id is not None:
         query = query.where(Person.unit_id == unit_id)
     return list((await session.exec(query.order_by(Person.id))).all())
+
+
+# --- the board in SQL: grouped counts (no assignment is loaded to count) -----------------------
+
+
+FINISHED_VALUES = (S.accepted.value, S.excused.value)
+DELIVERED_VALUES = (S.submitted.value, S.accepted.value)
+"""Handed in (and not returned): submitted_at says when."""
+
+
+def _unit_due():
+    """The unit's due instant in SQL: an approved extension overrides the task's."""
+    return func.coalesce(Assignment.due_at_override, Task.due_at)
+
+
+@dataclass
+class TaskSummary:
+    """One task's counts, straight from a grouped query."""
+
+    task: Task
+    letter_number: str | None
+    lead_name: str | None
+    counts: Counter[str] = field(default_factory=Counter)
+    overdue: int = 0
+    """Still owed and past the unit's due instant."""
+    late: int = 0
+    """Handed in (submitted or accepted) after the unit's due instant."""
+    recent: int = 0
+    """Submissions (first or again) logged since ``since``."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def delivered(self) -> int:
+        """Submitted, accepted or excused (as ``TaskBoard.delivered``)."""
+        c = self.counts
+        return c[S.submitted] + c[S.accepted] + c[S.excused]
+
+    @property
+    def open(self) -> int:
+        return self.counts[S.pending] + self.counts[S.returned]
+
+    @property
+    def finished(self) -> bool:
+        """Every unit accepted or excused: the task leaves the active board by itself."""
+        return self.total > 0 and all(status in FINISHED_VALUES for status, n in self.counts.items() if n)
+
+    @property
+    def archived(self) -> bool:
+        return self.task.archived_at is not None
+
+    @property
+    def active(self) -> bool:
+        return not self.archived and not self.finished
+
+
+def _overdue_filters(dues: dict[int, datetime], now: datetime) -> list:
+    """Owed and past the unit's due instant, as two conditions that are each an index range of
+    ``ix_assignment_board`` (status, task, override): the tasks already due without an extension, and the
+    extensions already past. Count each and add."""
+    owed = col(Assignment.status).in_(OPEN_VALUES)
+    past = [task_id for task_id, due in dues.items() if due < now]
+    return [owed & col(Assignment.task_id).in_(past) & (Assignment.due_at_override == None),  # noqa: E711
+            owed & col(Assignment.task_id).in_(list(dues)) & (Assignment.due_at_override != None)  # noqa: E711
+            & (Assignment.due_at_override < now)]
+
+
+async def _overdue_by(session: AsyncSession, column, dues: dict[int, datetime], now: datetime) -> Counter[int]:
+    counts: Counter[int] = Counter()
+    for condition in _overdue_filters(dues, now):
+        for key, count in (await session.exec(select(column, func.count()).where(condition).group_by(column))).all():
+            counts[key] += count
+    return counts
+
+
+LATE_PARTS = 400
+"""Tasks per compound SELECT (SQLite allows 500 terms)."""
+
+
+async def _late_counts(session: AsyncSession, dues: dict[int, datetime]) -> list[tuple[int, int]]:
+    """Per task, the units that handed in after their due instant.
+
+    Without an extension the due instant is the task's: one index range per task (status, task, no
+    override, submitted_at > due) in a ``UNION ALL``, so no row is read; the few with an extension are
+    compared one by one."""
+    delivered = col(Assignment.status).in_(DELIVERED_VALUES)
+    rows: list[tuple[int, int]] = []
+    items = list(dues.items())
+    for start in range(0, len(items), LATE_PARTS):
+        parts = [select(literal(task_id_), func.count()).where(
+                     delivered, Assignment.task_id == task_id_, Assignment.due_at_override == None,  # noqa: E711
+                     Assignment.submitted_at > due)
+                 for task_id_, due in items[start:start + LATE_PARTS]]
+        rows += [(task_id_, count) for task_id_, count in (await session.exec(union_all(*parts))).all() if count]
+    extended = (select(Assignment.task_id, func.count())
+                .where(delivered, col(Assignment.task_id).in_(list(dues)), Assignment.due_at_override != None,  # noqa: E711
+                       Assignment.submitted_at > Assignment.due_at_override)
+                .group_by(Assignment.task_id))
+    rows += list((await session.exec(extended)).all())
+    return rows
+
+
+async def task_summaries(
+    session: AsyncSession, now: datetime, *, since: datetime | None = None, include_archived: bool = False,
+    task_id: int | None = None,
+) -> list[TaskSummary]:
+    """Per task (soonest due first): units by status, overdue, late and recently handed in.
+
+    The tasks are read first (a few dozen rows); then three grouped queries over ``assignment`` alone,
+    each answered from the covering index ``ix_assignment_board``: units by (task, status); overdue by
+    task; late and recent among the handed-in by task. Archived and finished tasks only with
+    ``include_archived``.
+    """
+    since = since or now
+    lead = Unit.__table__.alias("lead")
+    tasks_query = (
+        select(Task, Letter.number, lead.c.name)
+        .join(Letter, Letter.id == Task.letter_id, isouter=True)
+        .join(lead, lead.c.id == Task.lead_unit_id, isouter=True)
+        .order_by(Task.due_at, Task.id)
+    )
+    if task_id is not None:
+        tasks_query = tasks_query.where(Task.id == task_id)
+    if not include_archived:
+        tasks_query = tasks_query.where(Task.archived_at == None)  # noqa: E711
+    summaries = {task.id: TaskSummary(task, number, lead_name)
+                 for task, number, lead_name in (await session.exec(tasks_query)).all()}
+    if not summaries:
+        return []
+    dues = {task_id_: summary.task.due_at for task_id_, summary in summaries.items()}
+    counted = select(Assignment.task_id, Assignment.status, func.count()).group_by(Assignment.task_id,
+                                                                                  Assignment.status)
+    recent = (select(StatusEvent.task_id, func.count())  # the log's index on "at": only the recent events
+              .where(StatusEvent.at > since, StatusEvent.at <= now, StatusEvent.kind == "status",
+                     StatusEvent.to_status == S.submitted.value)
+              .group_by(StatusEvent.task_id))
+    if task_id is not None:
+        counted = counted.where(Assignment.task_id == task_id)
+        recent = recent.where(StatusEvent.task_id == task_id)
+    for task_id_, status, count in (await session.exec(counted)).all():
+        if task_id_ in summaries:
+            summaries[task_id_].counts[status] += count
+    for task_id_, count in (await _overdue_by(session, Assignment.task_id, dues, now)).items():
+        summaries[task_id_].overdue = count
+    for task_id_, count in (await session.exec(recent)).all():
+        if task_id_ in summaries:
+            summaries[task_id_].recent = count
+    for task_id_, count in await _late_counts(session, dues):
+        summaries[task_id_].late += count
+    ordered = [s for s in summaries.values() if s.total]
+    return ordered if include_archived else [s for s in ordered if s.active]
+
+
+@dataclass(frozen=True)
+class UnitOverdue:
+    unit_id: int
+    name: str
+    overdue: int
+
+
+async def overdue_units(session: AsyncSession, now: datetime, *, dues: dict[int, datetime] | None = None
+                        ) -> list[UnitOverdue]:
+    """Units owing something past due on a task not archived (``dues``: those tasks' due instants, when the
+    caller has them), the most overdue first (then by name)."""
+    if dues is None:
+        dues = dict((await session.exec(select(Task.id, Task.due_at).where(Task.archived_at == None))).all())  # noqa: E711
+    counts = await _overdue_by(session, Assignment.unit_id, dues, now)
+    if not counts:
+        return []
+    names = (await session.exec(select(Unit.id, Unit.name))).all()  # two columns, not the ORM rows
+    rows = [UnitOverdue(unit_id, name, counts[unit_id]) for unit_id, name in names if unit_id in counts]
+    return sorted(rows, key=lambda row: (-row.overdue, fold(row.name)))
+
+
+@dataclass(frozen=True)
+class UnitName:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class UnitRank:
+    unit: UnitName
+    on_time: int
+    late: int
+    overdue: int
+    open: int
+    assigned: int
+
+    @property
+    def measured(self) -> int:
+        """What can be judged on time or not: handed in, or owed past due."""
+        return self.on_time + self.late + self.overdue
+
+    @property
+    def rate(self) -> float:
+        return self.on_time / self.measured if self.measured else 1.0
+
+
+async def unit_ranking(session: AsyncSession, now: datetime, *, include_archived: bool = False) -> list[UnitRank]:
+    """Units by on-time rate, worst first (more overdue first on a tie, then by name); one ``GROUP BY unit``."""
+    due = _unit_due()
+    delivered = col(Assignment.status).in_(DELIVERED_VALUES)
+    owed = col(Assignment.status).in_(OPEN_VALUES)
+    query = (
+        select(Assignment.unit_id,
+               func.sum(case((delivered & (Assignment.submitted_at <= due), 1), else_=0)),
+               func.sum(case((delivered & (Assignment.submitted_at > due), 1), else_=0)),
+               func.sum(case((owed & (due < now), 1), else_=0)),
+               func.sum(case((owed, 1), else_=0)),
+               func.count())
+        .join(Task, Task.id == Assignment.task_id)
+        .group_by(Assignment.unit_id)
+    )
+    if not include_archived:
+        query = query.where(Task.archived_at == None)  # noqa: E711
+    rows = (await session.exec(query)).all()
+    units = {uid: UnitName(uid, code, name) for uid, code, name in
+             (await session.exec(select(Unit.id, Unit.code, Unit.name))).all()}  # columns, not ORM rows
+    ranks = [UnitRank(units[unit_id], on_time or 0, late or 0, overdue or 0, open_ or 0, assigned)
+             for unit_id, on_time, late, overdue, open_, assigned in rows]
+    ranks = [r for r in ranks if r.measured]
+    return sorted(ranks, key=lambda r: (r.rate, -r.overdue, -r.late, fold(r.unit.name)))
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    """One unit's state under one task, as plain values (no ORM objects at national scale)."""
+
+    task_id: int
+    assignment_id: int
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    unit_kind: str
+    status: str
+    due_at: datetime
+    submitted_at: datetime | None
+    overdue: bool
+    late: bool
+    extended: bool
+    round: int = 0
+
+
+async def unit_lines(session: AsyncSession, now: datetime, *, task_id: int | None = None,
+                     overdue_only: bool = False, include_archived: bool = True,
+                     statuses: tuple[str, ...] | None = None, due_before: datetime | None = None) -> list[UnitLine]:
+    """Each unit's state under a task (or, ``overdue_only``, the overdue ones of every task), as columns;
+    optionally only some ``statuses`` and units due at or before ``due_before``."""
+    query = (
+        select(Assignment.task_id, Assignment.id, Unit.id, Unit.code, Unit.name, Unit.kind, Assignment.status,
+               Task.due_at, Assignment.due_at_override, Assignment.submitted_at, Assignment.round)
+        .join(Task, Task.id == Assignment.task_id)
+        .join(Unit, Unit.id == Assignment.unit_id)
+        .order_by(Task.due_at, Task.id)
+    )
+    if task_id is not None:
+        query = query.where(Assignment.task_id == task_id)
+    if overdue_only:
+        query = query.where(col(Assignment.status).in_(OPEN_VALUES), _unit_due() < now)
+    if statuses is not None:
+        query = query.where(col(Assignment.status).in_(statuses))
+    if due_before is not None:
+        query = query.where(_unit_due() <= due_before)
+    if not include_archived:
+        query = query.where(Task.archived_at == None)  # noqa: E711
+    lines = []
+    for task_id_, assignment_id, unit_id, code, name, kind, status, task_due, override, submitted_at, round_ in (
+            await session.exec(query)).all():
+        due_at = override or task_due
+        lines.append(UnitLine(task_id_, assignment_id, unit_id, code, name, kind, status, due_at, submitted_at,
+                              is_overdue(status, due_at, now), is_late(submitted_at, due_at), override is not None,
+                              round_))
+    order = {task_id_: index for index, task_id_ in enumerate(dict.fromkeys(line.task_id for line in lines))}
+    units = {line.unit_id: (KIND_ORDER.get(line.unit_kind, 9), fold(line.unit_name)) for line in lines}
+    return sorted(lines, key=lambda line: (order[line.task_id], units[line.unit_id]))
+
+
+async def archive_task(session: AsyncSession, task: Task, *, person: Person | None, now: datetime,
+                       actor: str) -> bool:
+    """Take a task off the active board (kept, never deleted); False when it already was. Audited."""
+    if task.archived_at is not None:
+        return False
+    task.archived_at = now
+    task.archived_by_person_id = person.id if person else None
+    session.add(task)
+    session.add(AuditEvent(at=now, actor=actor, action="task.archived", entity="task", entity_id=task.id,
+                           details={"title": task.title}))
+    await session.flush()
+    return True
+
+
+async def unjoined_people(session: AsyncSession) -> list[tuple[Person, Unit | None]]:
+    """Active people with no chat account at all (never joined): the reminders cannot reach them."""
+    joined = select(ChannelIdentity.person_id)
+    query = (
+        select(Person, Unit).join(Unit, Unit.id == Person.unit_id, isouter=True)
+        .where(Person.active == True, col(Person.id).not_in(joined))  # noqa: E712
+        .order_by(Person.id)
+    )
+    return list((await session.exec(query)).all())

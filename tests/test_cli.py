@@ -23,7 +23,8 @@ def test_demo_then_status_and_roster_list(env):
     assert again.exit_code == 1 and "đã có danh sách đơn vị" in again.output
     status = call("status")
     assert status.exit_code == 0
-    assert "Báo cáo kết quả xử lý kiến nghị của Doanh nghiệp" in status.output and "«trước ngày" in status.output
+    assert "Báo cáo kết quả xử lý kiến nghị của Doanh nghiệp" in status.output
+    assert "Đang theo dõi 7 nhiệm vụ" in status.output and "\n#7 · " in status.output
     listing = call("roster", "list")
     assert "Xã Vĩnh Tú" in listing.output and "Lê Quang Vinh — lãnh đạo, UBND" in listing.output
 
@@ -85,7 +86,7 @@ def test_run_without_token_opens_the_console_with_the_demo_board(env):
                           text=True, cwd=env, env=environment, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "đã nạp dữ liệu mẫu" in done.stdout
-    assert "📊 Tình hình thực hiện" in done.stdout and "✅ Đã nộp: Phòng Nội vụ, Phòng Tư pháp" in done.stdout
+    assert "📊 Tình hình thực hiện" in done.stdout and "#1 · Báo cáo kết quả thực hiện Kế hoạch CCHC" in done.stdout
 
 
 def test_help_usage_and_errors_are_vietnamese_for_every_command(env):

@@ -55,18 +55,27 @@ def person_number(name: str) -> str:
 
 async def test_leader_sees_the_demo_board_with_deadlines_and_who_delivered(demo_db):
     clock = FixedClock(vn(2026, 11, 21, 9))
-    script = Script(person_number("Lê Quang Vinh"), "/status", "/thoat")
+    script = Script(person_number("Lê Quang Vinh"), "/status", "1", "/status #5", "/status VINHTU", "/thoat")
     await ConsoleChannel(conversation(demo_db, clock), demo_db, clock, read=script.read, write=script.write).run()
     out = script.text
-    for task, _ in shifted_tasks(date(2026, 11, 21)):
-        assert task.title in out
+    board = out.split("📊 Tình hình thực hiện")[1].split("📌 #1")[0]
+    first = out.split("📌 #1")[1].split("📌 #5")[0]
+    fifth = "📌 #5" + out.split("📌 #5")[1].split("🏢")[0]
+    unit = "🏢" + out.split("🏢")[1]
+    assert "Đang theo dõi 7 nhiệm vụ · đã nộp 7/56 lượt (12%)" in board
+    for number in range(1, 8):  # one line per task, by its number
+        assert f"\n#{number} · " in board
+    assert "2/5 đã nộp · hạn 27/11" in board and "📉 Xếp hạng đơn vị" in board
+    # the first choice drills into task #1: the full title, the letter's phrase and the computed day
+    titles = [task.title for task, _ in shifted_tasks(date(2026, 11, 21))]
+    assert f" · {titles[0]}" in first.splitlines()[0]
+    assert "«chậm nhất ngày 27/11/2026» (hết ngày thứ Sáu 27/11/2026)" in first
+    assert "Đã nộp 2/5 (40%)" in first
+    assert "✅ Đã duyệt (1):\nPhòng Nội vụ" in first and "📥 Đã nộp, chờ duyệt (1):\nPhòng Tư pháp" in first
     # chậm nhất ngày: due at the end of that day; trước ngày: at the end of the day before
-    assert "«chậm nhất ngày 27/11/2026» (hết ngày thứ Sáu 27/11/2026)" in out
-    assert "«trước ngày 02/12/2026» (hết ngày thứ Ba 01/12/2026)" in out
-    assert "Đã nộp 2/5 (40%)" in out
-    assert "✅ Đã nộp: Phòng Nội vụ, Phòng Tư pháp" in out
+    assert f"📌 #5 · {titles[4]}" in fifth and "«trước ngày 02/12/2026» (hết ngày thứ Ba 01/12/2026)" in fifth
     # 24/11/2026 is Vietnam Cultural Day: Mon 23, Wed 25, Thu 26, Fri 27 are the working days left
-    assert "còn 4 ngày làm việc" in out
+    assert "🏢 Xã Vĩnh Tú (VINHTU)" in unit and "còn 4 ngày làm việc" in unit
 
 
 async def test_officer_sees_only_their_unit_and_can_switch_person(demo_db):

@@ -173,8 +173,8 @@ async def test_overdue_and_due_soon_sections_follow_the_data(demo, calendar):
     assert got_overdue == expected_overdue and len(got_overdue) > LIST_CAP
     returned = {(item.task.id, u.unit.name) for item in digest.overdue for u in item.units if u.returned}
     assert returned == {(task.id, unit.name) for a, task, unit, _ in rows if a.status == S.returned and unit.code == "TP"}
-    numbers = {entry.task.id: index for index, entry in enumerate(digest.entries, start=1)}
-    assert all(item.number == numbers[item.task.id] for item in digest.overdue)
+    assert all(item.number == item.task.id for item in digest.overdue)  # one number per task: its id
+    assert all(f"#{item.task.id} " in digest.text for item in digest.overdue)
     assert "Phòng Tư pháp (bị trả lại)" in digest.text
 
     horizon = _local_day(NOW) + timedelta(days=DUE_SOON_DAYS)
@@ -185,11 +185,16 @@ async def test_overdue_and_due_soon_sections_follow_the_data(demo, calendar):
     assert {s.task.id: len(s.outstanding) for s in digest.due_soon} == expected_soon
     assert [s.due_at for s in digest.due_soon] == sorted(s.due_at for s in digest.due_soon)
 
-    overdue_units = len(expected_overdue)
+    # visits (task × unit) and the distinct units they are: "28 lượt (17 đơn vị)"
+    overdue_visits = len(expected_overdue)
+    overdue_units = len({unit for _, unit in expected_overdue})
     overdue_tasks = len({task_id for task_id, _ in expected_overdue})
-    assert f"⚠️ Quá hạn: {overdue_units} đơn vị ở {overdue_tasks} nhiệm vụ" in digest.text
-    assert (f"⏰ Đến hạn trong {DUE_SOON_DAYS} ngày: {sum(expected_soon.values())} đơn vị chưa nộp"
-            f" ở {len(expected_soon)} nhiệm vụ") in digest.text
+    assert overdue_units < overdue_visits
+    assert f"⚠️ Quá hạn: {overdue_visits} lượt ({overdue_units} đơn vị) ở {overdue_tasks} nhiệm vụ" in digest.text
+    soon_units = len({unit.name for a, task, unit, due in rows if S(a.status) in OPEN_STATUSES and due >= NOW
+                      and _local_day(due) <= horizon})
+    assert (f"⏰ Đến hạn trong {DUE_SOON_DAYS} ngày: {sum(expected_soon.values())} lượt ({soon_units} đơn vị)"
+            f" chưa nộp ở {len(expected_soon)} nhiệm vụ") in digest.text
     # a long list is capped, the rest counted
     biggest = max(digest.overdue, key=lambda item: len(item.units))
     assert f"… và {len(biggest.units) - LIST_CAP} đơn vị khác" in digest.text
@@ -230,14 +235,14 @@ async def test_chart_is_a_png_and_the_workbook_opens(demo, calendar):
     assert digest.chart_png.startswith(PNG_SIGNATURE) and digest.chart_png[12:16] == b"IHDR"
     workbook = load_workbook(io.BytesIO(digest.workbook))
     assert workbook.sheetnames[:2] == ["Tổng hợp", "Theo đơn vị"]
-    assert f"NV{len(digest.entries)}" in workbook.sheetnames
+    assert [f"#{entry.task.id}" for entry in digest.entries] == workbook.sheetnames[2:-1]
     assert workbook["Tổng hợp"]["A3"].value == "Xuất lúc 07:30 18/11/2024"
 
 
 async def test_an_empty_database_gives_a_short_digest(sqlite_db, calendar):
     async with sqlite_db.session() as session:
         digest = await build_digest(session, now=NOW, tz=VN, calendar=calendar, since=None)
-    assert "Chưa có nhiệm vụ nào." in digest.text and "⚠️ Quá hạn: 0 đơn vị" in digest.text
+    assert "Chưa có nhiệm vụ nào." in digest.text and "⚠️ Quá hạn: 0 lượt (0 đơn vị)" in digest.text
     assert digest.chart_png.startswith(PNG_SIGNATURE)
     assert not (digest.overdue or digest.due_soon or digest.submissions or digest.reviews)
 

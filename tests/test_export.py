@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from collections import Counter
 from datetime import datetime
 
 import pytest
@@ -19,15 +20,17 @@ from handlers.export import (
     TASK_HEADERS,
     UNIT_HEADERS,
     LogRow,
+    SheetTask,
     board_chart,
     board_workbook,
     chart_height,
+    export_tasks,
     load_log,
     shorten,
 )
 from handlers.texts import STATUS_LABELS
-from storage.models import Assignment, AssignmentStatus, Letter, Person, Task, Unit
-from storage.queries import TaskBoard, UnitState, board, unit_by_code
+from storage.models import Assignment, AssignmentStatus, Person, Task
+from storage.queries import TaskSummary, UnitLine, board, unit_by_code
 from storage.status import DONE_STATUSES, transition
 from tests.conftest import VN, vn
 
@@ -73,7 +76,8 @@ async def demo(sqlite_db):
     async with sqlite_db.session() as session:
         entries = await board(session, NOW)
         log = await load_log(session)
-    return sqlite_db, entries, log
+        sheets = await export_tasks(session, NOW)
+    return sqlite_db, entries, log, sheets
 
 
 def _open(data: bytes):
@@ -102,10 +106,10 @@ def _local(at: datetime) -> datetime:
 
 
 async def test_workbook_has_the_summary_units_one_sheet_per_task_and_the_log(demo):
-    _, entries, log = demo
-    wb = _open(board_workbook(entries, log, now=NOW, tz=VN))
-    assert wb.sheetnames == ["Tổng hợp", "Theo đơn vị"] + [f"NV{i}" for i in range(1, len(entries) + 1)] + ["Nhật ký"]
-    for name, headers in [("Tổng hợp", SUMMARY_HEADERS), ("Theo đơn vị", UNIT_HEADERS), ("NV1", TASK_HEADERS),
+    _, entries, log, sheets = demo
+    wb = _open(board_workbook(sheets, log, now=NOW, tz=VN))
+    assert wb.sheetnames == ["Tổng hợp", "Theo đơn vị"] + [f"#{e.task.id}" for e in entries] + ["Nhật ký"]
+    for name, headers in [("Tổng hợp", SUMMARY_HEADERS), ("Theo đơn vị", UNIT_HEADERS), (f"#{entries[0].task.id}", TASK_HEADERS),
                           ("Nhật ký", LOG_HEADERS)]:
         ws = wb[name]
         assert _header(ws) == headers
@@ -116,21 +120,23 @@ async def test_workbook_has_the_summary_units_one_sheet_per_task_and_the_log(dem
         widths = [ws.column_dimensions[cell.column_letter].width for cell in ws[HEADER_ROW]]
         assert all(6 <= width <= 70 for width in widths)
     summary = wb["Tổng hợp"]
-    assert _header(summary)[:12] == ("STT", "Nhiệm vụ", "Công văn", "Hạn", "Hạn tính", "Đơn vị được giao",
+    assert _header(summary)[:12] == ("Số", "Nhiệm vụ", "Công văn", "Hạn", "Hạn tính", "Đơn vị được giao",
                                      "Đã duyệt", "Chờ duyệt", "Chưa nộp", "Quá hạn", "Được miễn", "Tỉ lệ đã nộp")
-    assert summary.auto_filter.ref == f"A{HEADER_ROW}:L{HEADER_ROW + len(entries)}"
+    assert summary.auto_filter.ref == f"A{HEADER_ROW}:M{HEADER_ROW + len(entries)}"
 
 
 async def test_summary_rows_match_the_board_counts_with_real_dates_and_percentages(demo):
-    _, entries, log = demo
-    summary = _open(board_workbook(entries, log, now=NOW, tz=VN))["Tổng hợp"]
+    _, entries, log, sheets = demo
+    summary = _open(board_workbook(sheets, log, now=NOW, tz=VN))["Tổng hợp"]
     rows = _rows(summary)
     assert len(rows) == len(entries)
     assert sum(entry.overdue for entry in entries) > 0  # the fixture really has overdue units
     for index, (row, entry) in enumerate(zip(rows, entries), start=1):
         counts = entry.counts
-        stt, title, letter, phrase, due_day, total, accepted, submitted, owed, overdue, excused, share = row
-        assert (stt, title, letter, phrase) == (index, entry.task.title, entry.letter.number, entry.task.deadline_phrase)
+        number, title, letter, phrase, due_day, total, accepted, submitted, owed, overdue, excused, share, state = row
+        assert (number, title, letter, phrase) == (f"#{entry.task.id}", entry.task.title, entry.letter.number,
+                                                   entry.task.deadline_phrase)
+        assert state == "đang theo dõi"
         assert (total, accepted, submitted, excused) == (entry.total, counts["accepted"], counts["submitted"],
                                                          counts["excused"])
         assert owed == counts["pending"] + counts["returned"]
@@ -143,15 +149,15 @@ async def test_summary_rows_match_the_board_counts_with_real_dates_and_percentag
         assert share_cell.data_type == "n" and "%" in share_cell.number_format
         assert share == pytest.approx(entry.delivered / entry.total)
         link = summary.cell(row=HEADER_ROW + index, column=2).hyperlink
-        assert link.location == f"'NV{index}'!A1"
+        assert link.location == f"'#{entry.task.id}'!A1"
     totals = next(r for r in summary.iter_rows(min_row=HEADER_ROW + len(entries) + 1, values_only=True) if r[1] == "Cộng")
     assert totals[5] == sum(entry.total for entry in entries)
     assert totals[11] == pytest.approx(sum(e.delivered for e in entries) / sum(e.total for e in entries))
 
 
 async def test_units_sheet_counts_tasks_done_over_tasks_assigned(demo):
-    _, entries, log = demo
-    ws = _open(board_workbook(entries, log, now=NOW, tz=VN))["Theo đơn vị"]
+    _, entries, log, sheets = demo
+    ws = _open(board_workbook(sheets, log, now=NOW, tz=VN))["Theo đơn vị"]
     expected: dict[str, list[int]] = {}
     for entry in entries:
         for state in entry.units:
@@ -171,10 +177,10 @@ async def test_units_sheet_counts_tasks_done_over_tasks_assigned(demo):
 
 
 async def test_each_task_sheet_lists_exactly_its_units_with_vietnamese_statuses(demo):
-    _, entries, log = demo
-    wb = _open(board_workbook(entries, log, now=NOW, tz=VN))
+    _, entries, log, sheets = demo
+    wb = _open(board_workbook(sheets, log, now=NOW, tz=VN))
     for index, entry in enumerate(entries, start=1):
-        ws = wb[f"NV{index}"]
+        ws = wb[f"#{entry.task.id}"]
         assert ws["A1"].value == entry.task.title
         assert entry.task.deadline_phrase in ws["A2"].value
         rows = _rows(ws)
@@ -193,7 +199,7 @@ async def test_each_task_sheet_lists_exactly_its_units_with_vietnamese_statuses(
             assert late == ("có" if state.late else "không")
             assert overdue == ("có" if state.overdue else "không")
             assert unit_due == datetime.combine(state.due_at.astimezone(VN).date(), datetime.min.time())
-    cchc = {row[1]: row for row in _rows(wb["NV1"])}
+    cchc = {row[1]: row for row in _rows(wb[f"#{entries[0].task.id}"])}
     assert cchc["NV"][3] == "đã duyệt"
     assert cchc["TP"][3] == "bị trả lại" and cchc["TP"][4] == 1
     assert cchc["VP"][3:8] == ("đã nộp, chờ duyệt", 1, datetime(2026, 11, 28, 10, 15), "có", "không")
@@ -201,28 +207,29 @@ async def test_each_task_sheet_lists_exactly_its_units_with_vietnamese_statuses(
 
 
 async def test_log_sheet_has_the_demo_events_with_actor_names_oldest_first(demo):
-    _, entries, log = demo
-    ws = _open(board_workbook(entries, log, now=NOW, tz=VN))["Nhật ký"]
+    _, entries, log, sheets = demo
+    ws = _open(board_workbook(sheets, log, now=NOW, tz=VN))["Nhật ký"]
     rows = _rows(ws)
     assert len(rows) == len(log)
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
     assert all(isinstance(row[0], datetime) and row[0].tzinfo is None for row in rows)
     assigned = sum(entry.total for entry in entries)
-    assert sum(row[4] == "giao nhiệm vụ" for row in rows) == assigned
+    assert sum(row[5] == "giao nhiệm vụ" for row in rows) == assigned
+    numbers = {entry.task.title: f"#{entry.task.id}" for entry in entries}
     for index, code, final in DELIVERED:
         title, unit = TASKS[index].title, UNIT_NAMES[code]
-        assert (datetime(2026, 11, 21, 9), title, unit, OFFICERS[code], "nộp báo cáo", "chưa nộp",
+        assert (datetime(2026, 11, 21, 9), numbers[title], title, unit, OFFICERS[code], "nộp báo cáo", "chưa nộp",
                 "đã nộp, chờ duyệt", 1, None) in rows
         if final == "accepted":
-            assert (datetime(2026, 11, 21, 9), title, unit, COORDINATOR, "duyệt", "đã nộp, chờ duyệt",
-                    "đã duyệt", 1, "Hồ sơ đầy đủ") in rows
-    assert (datetime(2026, 11, 28, 10, 15), TASKS[0].title, UNIT_NAMES["TP"], COORDINATOR, "trả lại",
-            "đã nộp, chờ duyệt", "bị trả lại", 1, "Thiếu Phụ lục 2") in rows
-    assert rows[-1][4] == "miễn nộp" and rows[-1][3] == LEADER
+            assert (datetime(2026, 11, 21, 9), numbers[title], title, unit, COORDINATOR, "duyệt",
+                    "đã nộp, chờ duyệt", "đã duyệt", 1, "Hồ sơ đầy đủ") in rows
+    assert (datetime(2026, 11, 28, 10, 15), numbers[TASKS[0].title], TASKS[0].title, UNIT_NAMES["TP"], COORDINATOR,
+            "trả lại", "đã nộp, chờ duyệt", "bị trả lại", 1, "Thiếu Phụ lục 2") in rows
+    assert rows[-1][5] == "miễn nộp" and rows[-1][4] == LEADER
 
 
 async def test_load_log_filters_and_keeps_the_newest_when_limited(demo):
-    db, entries, log = demo
+    db, entries, log, _ = demo
     assert [row.at for row in log] == sorted(row.at for row in log)
     assert isinstance(log[0], LogRow) and log[0].at.tzinfo is not None
     async with db.session() as session:
@@ -239,7 +246,7 @@ async def test_load_log_filters_and_keeps_the_newest_when_limited(demo):
 
 
 async def test_system_events_have_no_actor(demo):
-    db, entries, _ = demo
+    db, entries, _, sheets = demo
     async with db.session() as session:
         from storage.status import log_event
 
@@ -248,8 +255,8 @@ async def test_system_events_have_no_actor(demo):
         await session.commit()
         log = await load_log(session)
     assert log[-1].actor_name is None
-    rows = _rows(_open(board_workbook(entries, log, now=NOW, tz=VN))["Nhật ký"])
-    assert rows[-1][3:5] == ("(hệ thống)", "nhắc việc")
+    rows = _rows(_open(board_workbook(sheets, log, now=NOW, tz=VN))["Nhật ký"])
+    assert rows[-1][4:6] == ("(hệ thống)", "nhắc việc")
 
 
 def test_an_empty_board_says_there_is_no_task():
@@ -261,13 +268,12 @@ def test_an_empty_board_says_there_is_no_task():
     assert "Chưa có nhiệm vụ nào" in wb["Theo đơn vị"].cell(row=HEADER_ROW + 1, column=1).value
 
 
-def _hand_made_board(title: str, note_unit: str) -> list[TaskBoard]:
+def _hand_made_board(title: str, note_unit: str) -> list[SheetTask]:
     due = vn(2026, 12, 1, 23, 59, 59)
     task = Task(id=1, title=title, due_at=due, deadline_phrase="hạn 01/12", created_at=LOADED)
-    unit = Unit(id=1, code="X", name=note_unit, kind="commune", created_at=LOADED, updated_at=LOADED)
-    assignment = Assignment(id=1, task_id=1, unit_id=1, status="pending", status_changed_at=LOADED, created_at=LOADED)
-    return [TaskBoard(task, Letter(id=1, number="=1+1", created_at=LOADED), None,
-                      [UnitState(unit, assignment, due, overdue=False, late=False)])]
+    line = UnitLine(1, 1, 1, "X", note_unit, "commune", "pending", due, None, overdue=False, late=False,
+                    extended=False)
+    return [SheetTask(TaskSummary(task, "=1+1", None, Counter(pending=1)), [line])]
 
 
 def test_text_that_looks_like_a_formula_stays_text_and_control_characters_are_dropped():
@@ -276,7 +282,7 @@ def test_text_that_looks_like_a_formula_stays_text_and_control_characters_are_dr
     cell = wb["Tổng hợp"].cell(row=HEADER_ROW + 1, column=2)
     assert cell.value == '=HYPERLINK("http://x","bấm")' and cell.data_type == "s"
     assert wb["Tổng hợp"].cell(row=HEADER_ROW + 1, column=3).data_type == "s"
-    assert wb["NV1"].cell(row=HEADER_ROW + 1, column=3).value == "Xã Mới"
+    assert wb["#1"].cell(row=HEADER_ROW + 1, column=3).value == "Xã Mới"
 
 
 # --- the chart --------------------------------------------------------------------------------
@@ -296,7 +302,7 @@ def _chart(entries) -> tuple[bytes, list[warnings.WarningMessage]]:
 
 
 async def test_chart_is_a_small_png_without_missing_glyphs(demo):
-    _, entries, _ = demo
+    _, entries, _, _ = demo
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "Glyph … missing from font(s)" would raise here
         data = board_chart(entries, now=NOW, tz=VN)
@@ -312,7 +318,7 @@ async def test_chart_is_a_small_png_without_missing_glyphs(demo):
 
 
 async def test_chart_grows_with_the_tasks_up_to_the_cap(demo):
-    _, entries, _ = demo
+    _, entries, _, _ = demo
     heights = {}
     for count in (0, 1, 3, len(entries), MAX_CHART_TASKS, MAX_CHART_TASKS + 1, MAX_CHART_TASKS + 12):
         data, caught = _chart([entries[i % len(entries)] for i in range(count)])
@@ -336,7 +342,7 @@ async def test_dollar_signs_in_a_title_are_drawn_as_text(demo):
     """Matplotlib reads "$…$" as TeX: an unbalanced or bad one used to crash the chart (digest, /export)."""
     import dataclasses
 
-    _, entries, _ = demo
+    _, entries, _, _ = demo
     titles = ["Báo cáo $x^2$ quý 3", "Chi phí $5 và $", r"Kế hoạch $\frac{$", "$$$"]
     odd = [dataclasses.replace(entries[0], task=entries[0].task.model_copy(update={"title": title}))
            for title in titles]

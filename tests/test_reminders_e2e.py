@@ -71,7 +71,7 @@ async def test_reminders_reach_console_identities(sqlite_db):
     clock = FixedClock(vn(2026, 12, 4, 8))
     chat = Script("Nguyễn Văn An", "/tasks", "/thoat")
     await ConsoleChannel(conversation(sqlite_db, clock), sqlite_db, clock, read=chat.read, write=chat.write).run()
-    assert "[1] 📤 Nộp 2. Báo cáo kết quả thực hiện Bản cam k" in chat.text
+    assert "[1] 📤 Nộp #4 Báo cáo kết quả thực hiện Bản cam k" in chat.text
 
 
 async def test_the_morning_digest_reaches_a_leader_in_telegram_with_chart_and_workbook(tmp_path, monkeypatch):

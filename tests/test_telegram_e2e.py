@@ -175,8 +175,10 @@ async def test_return_with_reason_then_resubmission_is_a_new_round(world):
     coordinator.send_command("/review")
     heading = await coordinator.next_message(lambda m: "hồ sơ đang chờ" in (m.text or ""))
     assert "Có 6 hồ sơ đang chờ xem xét" in heading.text  # with the five the demo has waiting
-    item = await coordinator.next_message(lambda m: "Văn phòng" in (m.text or ""))
-    assert "lần 2" in item.text
+    # one message, each submission numbered with its buttons (paged when longer than a message)
+    item = next(block for block in heading.text.split("\n\n") if "Văn phòng" in block)
+    assert "lần 2" in item and "#5 «" in item
+    assert any(c.startswith("accept:") and c.endswith(":2") for c in heading.callback_data)  # round 2
 
 
 async def test_leader_reads_status_late_log_and_the_export_workbook(world):
@@ -184,12 +186,15 @@ async def test_leader_reads_status_late_log_and_the_export_workbook(world):
     officer = await world.register("Nguyễn Văn An")
     leader.send_command("/status")
     status = await leader.next_message()
-    assert "📊 Tình hình thực hiện" in status.text and "Đã nộp 2/5 (40%)" in status.text
-    units = await leader.next_message()
-    assert "Theo đơn vị (đã nộp / được giao)" in units.text and "• Thị trấn Hồ Xá: 1/2" in units.text
+    assert "📊 Tình hình thực hiện" in status.text and "Đang theo dõi 7 nhiệm vụ" in status.text
+    assert "\n#1 · Báo cáo kết quả thực hiện Kế hoạch CCHC năm 2024" in status.text and "2/5 đã nộp" in status.text
+    assert status.callback_data[0] == "task:1" and "rank:1" in status.callback_data
     leader.press(status, status.callback_data[0])
     detail = await leader.next_message()
-    assert "Phòng Nội vụ: đã duyệt" in detail.text and "Phòng Tư pháp: đã nộp, chờ duyệt" in detail.text
+    assert "✅ Đã duyệt (1):\nPhòng Nội vụ" in detail.text and "📥 Đã nộp, chờ duyệt (1):\nPhòng Tư pháp" in detail.text
+    leader.press(status, "rank:1")
+    ranking = await leader.next_message()
+    assert "Xếp hạng đơn vị theo tỉ lệ đúng hạn" in ranking.text and ranking.callback_data[0].startswith("unit:")
 
     officer.send_command("/status")
     own = await officer.next_message()
@@ -201,9 +206,10 @@ async def test_leader_reads_status_late_log_and_the_export_workbook(world):
     leader.send_command("/late")
     late = await leader.next_message()
     assert "Đơn vị quá hạn" in late.text and "Phòng Tài chính - Kế hoạch (quá hạn 3 ngày)" in late.text
+    assert "• #1 · " in late.text
     leader.send_command("/log NV")
     log = await leader.next_message()
-    assert "duyệt" in log.text and "Phòng Nội vụ" in log.text
+    assert "duyệt" in log.text and "Phòng Nội vụ" in log.text and "#1 " in log.text
 
     leader.send_command("/export")
     exported = await leader.next_message(lambda m: m.document is not None)
