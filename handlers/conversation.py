@@ -25,6 +25,7 @@ from schedules.clock import Clock
 from storage.channels import claim_update, touch_identity, update_handled
 from storage.db import Database
 from storage.models import Person, Role, Unit
+from storage.outbox import release_held
 from storage.queries import clear_state, get_state, person_by_identity
 
 ALL_ROLES = frozenset(Role)
@@ -127,6 +128,7 @@ class Conversation:
             Choice("return", review.ask_reason, REVIEWERS, 2),
             Choice("file", review.send_file, STAFF, 1),
             Choice("task", board_views.task_units, ALL_ROLES, 1),
+            Choice("tasks", board_views.tasks, ALL_ROLES, 0),  # a reminder's "see all"
             Choice("cancel", review.cancel, ALL_ROLES, 0),
         ):
             self.register_choice(choice)
@@ -167,8 +169,7 @@ class Conversation:
                     raise _HandledMeanwhile  # a replay handled at the same time won: undo ours
                 if person is not None:
                     await touch_identity(session, channel=sender.channel, external_id=sender.user_id, now=now)
-                    if person.unreachable_since is not None:  # they write to us again: they can be reached
-                        person.unreachable_since = None
+                    await release_held(session, person)  # they write to us again: held messages go out
                 return replies
         except _HandledMeanwhile:
             return []
