@@ -152,8 +152,8 @@ def worker(
     async def work(app: App) -> None:
         logging.basicConfig(level=app.settings.log_level.upper(),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        if sender and not app.settings.token:
-            fail("Cần TELEGRAM_BOT_TOKEN để gửi tin (--sender).")
+        if sender and not (app.settings.token or app.settings.zalo_token):
+            fail("Cần TELEGRAM_BOT_TOKEN hoặc ZALO_BOT_TOKEN để gửi tin (--sender).")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
