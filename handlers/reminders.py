@@ -49,6 +49,10 @@ CHUNK = 1000
 """Rows per INSERT statement."""
 UNIT_CHUNK = 500
 """Units per transaction of the tick (with 60 tasks: ~20,000 assignments, a thousand people)."""
+SQLITE_HANDOVER = 0.12
+"""Seconds the tick leaves SQLite's write lock free between two transactions. The chat writes on every
+message (the account's last use); a writer waiting on the lock retries on SQLite's busy-handler schedule
+(up to 100 ms apart), so a tick that took the lock again at once would keep it from the chat."""
 YIELD_EVERY = 100
 """Messages rendered between two yields to the event loop (the chat's messages are handled in between)."""
 TASK_BUTTONS = 20
@@ -608,7 +612,8 @@ class _Tick:
                 part = ids[start:start + UNIT_CHUNK]
                 bounded = Assignment.unit_id.between(part[0], part[-1])
                 await self._chunk(firing, bounded if where is None else and_(where, bounded))
-                await asyncio.sleep(0)  # let the chat in between transactions
+                # let the chat in between transactions (on SQLite: its writes too, see SQLITE_HANDOVER)
+                await asyncio.sleep(SQLITE_HANDOVER if self.db.dialect == "sqlite" and not self.dry_run else 0)
         await self._finish(firing, where)
         return self.result
 
