@@ -206,12 +206,13 @@ def render_tick(result, *, dry_run: bool) -> str:
     if result.skipped:
         return f"Không gửi tin nhắc lúc này: {result.skipped}."
     lines = []
-    if not result.messages:
-        lines.append("Không có tin nhắc nào đến hạn.")
+    sendable = [p for p in result.messages if p.reachable]
+    if not sendable:
+        lines.append("Không có tin nhắc nào gửi được lúc này.")
     else:
         verb = "Sẽ gửi" if dry_run else "Đã xếp hàng gửi"
-        lines.append(f"{verb} {len(result.messages)} tin nhắc (mỗi người một tin):")
-        for p in result.messages:
+        lines.append(f"{verb} {len(sendable)} tin nhắc (mỗi người một tin):")
+        for p in sendable:
             tasks = ", ".join(f"#{item.task.id}" for item in p.items[:12]) + (" …" if len(p.items) > 12 else "")
             where = "lãnh đạo" if p.escalation else p.unit.code
             lines.append(f"— {p.person.name} ({where}) · {len(p.items)} việc: {tasks}")

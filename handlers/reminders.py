@@ -166,6 +166,8 @@ class PlannedMessage:
     items: list[ReminderItem]
     reply: Reply | None
     escalation: bool = False
+    reachable: bool = True
+    """False in a dry run for someone with no chat account: what is due for them, which cannot be sent."""
 
     @property
     def unit(self) -> UnitRef:
@@ -181,7 +183,7 @@ class PlannedMessage:
 
     def as_json(self) -> dict:
         return {"person": self.person.name, "person_id": self.person.id, "role": self.person.role,
-                "escalation": self.escalation,
+                "escalation": self.escalation, "reachable": self.reachable,
                 "items": [{"task_id": i.task.id, "task": i.task.title, "unit": i.unit.code, "rung": i.rung.name,
                            "assignment_id": i.assignment_id} for i in self.items],
                 "text": self.reply.text if self.reply is not None else None}
@@ -408,7 +410,9 @@ class _Tick:
         a = Assignment
         key_round, key_due = self._key_columns(shape, rung)
         chosen = (select(a.id, a.unit_id).join(Unit, and_(Unit.id == a.unit_id, Unit.active == True))  # noqa: E712
-                  .where(shape.match(), self._reachable(roles)))
+                  .where(shape.match()))
+        if not self.dry_run:  # a dry run shows what is due for everyone, flagging who cannot be reached
+            chosen = chosen.where(self._reachable(roles))
         if where is not None:
             chosen = chosen.where(where)
         if self.dry_run:
@@ -492,7 +496,7 @@ class _Tick:
                                                   roles=list(UNIT_AUDIENCES))
             by_unit_role: dict[tuple[int, str], list[int]] = defaultdict(list)
             for person in people.values():
-                if accounts.get(person.id):
+                if accounts.get(person.id) or self.dry_run:
                     by_unit_role[(person.unit_id, person.role)].append(person.id)
             won: dict[int, list[ReminderItem]] = defaultdict(list)
             await asyncio.sleep(0)
@@ -530,7 +534,8 @@ class _Tick:
             person = people[person_id]
             reply = (self._escalation(items) if escalation
                      else reminder_reply(items, self.now, self.config, self.lines, buttons))
-            messages.append(PlannedMessage(person, items, reply if self.dry_run else None, escalation=escalation))
+            messages.append(PlannedMessage(person, items, reply if self.dry_run else None, escalation=escalation,
+                                           reachable=bool(accounts.get(person_id))))
             if self.dry_run:
                 continue
             payload = reply_to_payload(reply)
@@ -576,7 +581,7 @@ class _Tick:
                 items = [(ReminderItem(aid, shape, self.units[uid], rung), rung) for aid, uid, shape, rung in recorded]
                 won: dict[int, list[ReminderItem]] = {}
                 for person in people.values():
-                    if accounts.get(person.id):
+                    if accounts.get(person.id) or self.dry_run:
                         won[person.id] = [item for item, rung in items if person.role in rung.to]
                 await self._queue(session, {k: v for k, v in won.items() if v}, people, accounts, escalation=True)
             if not self.dry_run:
