@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import typer
 
 from bot.app import App, build_app
@@ -205,6 +204,14 @@ def render_tick(result, *, dry_run: bool) -> str:
     """What a tick did, in Vietnamese: the messages, and the people it could not reach."""
     if result.skipped:
         return f"Không gửi tin nhắc lúc này: {result.skipped}."
+    from handlers.texts import RUNG_LABELS
+
+    def line(p) -> str:
+        tasks = ", ".join(f"#{item.task.id}" for item in p.items[:12]) + (" …" if len(p.items) > 12 else "")
+        where = "lãnh đạo" if p.escalation else p.unit.code
+        rungs = " · ".join(dict.fromkeys(RUNG_LABELS.get(item.rung.name, item.rung.name) for item in p.items))
+        return f"— {p.person.name} ({where}) · {rungs} · {len(p.items)} việc: {tasks}"
+
     lines = []
     sendable = [p for p in result.messages if p.reachable]
     if not sendable:
@@ -212,10 +219,11 @@ def render_tick(result, *, dry_run: bool) -> str:
     else:
         verb = "Sẽ gửi" if dry_run else "Đã xếp hàng gửi"
         lines.append(f"{verb} {len(sendable)} tin nhắc (mỗi người một tin):")
-        for p in sendable:
-            tasks = ", ".join(f"#{item.task.id}" for item in p.items[:12]) + (" …" if len(p.items) > 12 else "")
-            where = "lãnh đạo" if p.escalation else p.unit.code
-            lines.append(f"— {p.person.name} ({where}) · {len(p.items)} việc: {tasks}")
+        lines += [line(p) for p in sendable]
+    unsendable = [p for p in result.messages if not p.reachable]
+    if unsendable:  # a dry run shows what is due for them too
+        lines.append(f"Đến hạn nhắc nhưng chưa gửi được ({len(unsendable)} người chưa tham gia):")
+        lines += [line(p) for p in unsendable]
     if result.unjoined:
         people = result.unjoined_people
         lines.append(f"⚠️ {result.unjoined_items} tin không gửi được: {people} người chưa tham gia "
@@ -376,8 +384,11 @@ def invite(
         fail("--xlsx chỉ dùng cùng --missing.")
     for name, value in (("unit", unit), ("role", role)):
         if value is None:  # required unless --missing: the usual "missing option" answer
-            context = click.get_current_context()
-            raise click.MissingParameter(ctx=context, param=next(p for p in context.command.params if p.name == name))
+            from typer._click.globals import get_current_context
+            from typer._click.exceptions import MissingParameter
+
+            context = get_current_context()
+            raise MissingParameter(ctx=context, param=next(p for p in context.command.params if p.name == name))
     role_value = role_from_text(role)
     if role_value is None:
         fail(f"Vai trò «{role}» không hợp lệ; dùng một trong: cán bộ, trưởng phòng, điều phối, lãnh đạo, quản trị "

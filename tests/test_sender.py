@@ -505,6 +505,7 @@ async def test_a_429_on_part_2_of_3_sends_parts_2_and_3_once_each(db):
     bot = Bot(fake.token, session=AiohttpSession(api=fake.api_server))
     try:
         world = World(db, fake, bot, time_)
+        fake.user(801, "Chi").has_written = True
         long = "\n".join(f"[p{part}] " + "x" * 4000 for part in (1, 2, 3))  # three Telegram-sized parts
         await seed(db, [("long", 801)], texts={"long": long})
         await world.sender.drain()
@@ -750,6 +751,7 @@ async def test_a_direct_reply_that_hits_a_429_is_retried_and_a_long_one_is_paced
     await fake.start()
     bot = Bot(fake.token, session=AiohttpSession(api=fake.api_server))
     try:
+        fake.user(901, "An").has_written = True
         limiter = RateLimiter(Limits(), monotonic=time_.monotonic)  # the one the outbox sender shares
         long = "\n".join(f"[p{part}] " + "x" * 4000 for part in (1, 2, 3))
         await send_reply(bot, 901, Reply(long), limiter=limiter, sleep=time_.sleep)
