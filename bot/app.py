@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sender import OutboxSender, Transport
+from bot.sender import OutboxSender, RateLimiter, Transport
 from bot.settings import Settings
 from bot.web import web_links
 from handlers.conversation import Conversation, HandlerContext
@@ -110,23 +110,27 @@ async def stop_web(app: App) -> None:
 
 
 async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler: bool = True,
-                  ready: asyncio.Event | None = None) -> None:
+                  ready: asyncio.Event | None = None, with_sender: bool = True) -> None:
     """Serve every chat platform that has a token (Telegram, Zalo or both) and drain the outbox until
-    stopped; run the reminder tick and the digest (APScheduler) unless ``with_scheduler`` is False."""
+    stopped; run the reminder tick and the digest (APScheduler) unless ``with_scheduler`` is False.
+
+    ``with_scheduler=False``: the tick and the digest run in ``dondoc worker``; ``with_sender=False``: so does
+    the outbox sender (its limiter is then that process's; the direct replies here keep their own)."""
     settings = app.settings
     stop = stop or asyncio.Event()
     await app.refresh_calendar()  # the office's own days, from the database
+    limiter = RateLimiter()  # one for everything that goes to a Telegram chat: the outbox and direct replies
     served: list = []
     if settings.token:
-        served.append(await _start_telegram(app))
+        served.append(await _start_telegram(app, limiter))
     if settings.zalo_token:
         served.append(await _start_zalo(app))
-    sender = app.sender()
+    sender = app.sender(limiter=limiter)
     app.wake_sender = sender.wake.set
     for started in served:
         started.channel.on_outbox = sender.wake.set
     app.sandbox.warm()  # start the file-check workers now, not on the first file
-    sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
+    sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender") if with_sender else None
     await start_web(app)
     scheduler = app.scheduler = scheduler_for(app) if with_scheduler else None
     if scheduler is not None:
@@ -149,7 +153,8 @@ async def run_bot(app: App, *, stop: asyncio.Event | None = None, with_scheduler
                 await server
             except Exception:
                 log.exception("a channel stopped with an error")
-        await sender_task
+        if sender_task is not None:
+            await sender_task
         await stop_web(app)
         for started in served:
             await started.close()
@@ -168,14 +173,14 @@ class _Served:
     channel: Any
 
 
-async def _start_telegram(app: App) -> _Served:
+async def _start_telegram(app: App, limiter: RateLimiter | None = None) -> _Served:
     from bot.telegram import TelegramChannel, TelegramTransport, make_bot
 
     settings = app.settings
     api_base = str(settings.telegram_api_base) if settings.telegram_api_base else None
     bot = make_bot(settings.token, api_base)
     app.transports["telegram"] = TelegramTransport(bot, PlatformFiles(app.db, "telegram", app.clock))
-    channel = TelegramChannel(bot, app.conversation, app.db)
+    channel = TelegramChannel(bot, app.conversation, app.db, limiter=limiter)
     app.ctx.fetch_file = channel.fetch_ref
     me = await bot.get_me()
     if settings.bot_username is None:
@@ -237,6 +242,54 @@ async def serve_zalo_webhook(app: App, channel, stop: asyncio.Event) -> None:
     finally:
         await runner.cleanup()
         await channel.idle()
+
+
+async def run_worker(app: App, *, stop: asyncio.Event, with_sender: bool = False) -> None:
+    """The scheduled jobs (the reminder tick every minute, the morning digest) in a process of their own, so
+    a busy morning never holds up the chat (``dondoc worker``); with ``with_sender`` the outbox sender too
+    (then run the chat with ``dondoc run --no-jobs --no-sender``). Several workers may run on PostgreSQL:
+    one tick at a time (an advisory lock), the digest and every rung queued once (dedupe keys), the outbox
+    claimed with SKIP LOCKED. On SQLite run one worker."""
+    from bot import jobs
+
+    closers = []
+    sender_task = None
+    if with_sender:
+        if not (app.settings.token or app.settings.zalo_token):
+            raise RuntimeError("the sender needs TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN")
+        if app.settings.token:
+            from bot.telegram import TelegramTransport, make_bot
+
+            api_base = str(app.settings.telegram_api_base) if app.settings.telegram_api_base else None
+            bot = make_bot(app.settings.token, api_base)
+            app.transports["telegram"] = TelegramTransport(bot)
+            closers.append(bot.session.close)
+        if app.settings.zalo_token:
+            from bot.zalo import ZaloClient, ZaloOut, ZaloTransport
+
+            settings = app.settings
+            client = ZaloClient(settings.zalo_token, str(settings.zalo_api_base) if settings.zalo_api_base else None)
+            app.transports["zalo"] = ZaloTransport(ZaloOut(client, app.db, app.clock, settings.tz,
+                                                           links=lambda: getattr(app.ctx, "links", None),
+                                                           monthly_quota=settings.zalo_monthly_quota))
+            closers.append(client.close)
+        sender = app.sender()
+        app.wake_sender = sender.wake.set
+        sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
+    await app.refresh_calendar()  # the office's own days, from the database
+    scheduler = app.scheduler = scheduler_for(app)
+    scheduler.start()
+    try:
+        await jobs.workflows(app, app.clock.now())
+        await jobs.tick(app, app.clock.now())  # catch up at once after a restart
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        stop.set()
+        if sender_task is not None:
+            await sender_task
+        for close in closers:
+            await close()
 
 
 def scheduler_for(app: App):

@@ -101,7 +101,12 @@ def demo() -> None:
 
 
 @cli.command()
-def run() -> None:
+def run(
+    no_jobs: Annotated[bool, typer.Option("--no-jobs", help="không chạy lượt nhắc và bản tin sáng (đã có "
+                                                             "«dondoc worker» chạy)")] = False,
+    no_sender: Annotated[bool, typer.Option("--no-sender", help="không gửi hàng đợi tin (đã có «dondoc worker "
+                                                                "--sender» gửi)")] = False,
+) -> None:
     """Chạy bot: qua Telegram khi có TELEGRAM_BOT_TOKEN, nếu không thì trò chuyện ngay trên máy."""
     from bot.app import run_bot
     from bot.console import ConsoleChannel, ConsoleTransport, fetch_local
@@ -119,7 +124,7 @@ def run() -> None:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
             typer.echo(f"Đôn Đốc đang chạy trên {' và '.join(platforms)}. Nhấn Ctrl+C để dừng.")
-            await run_bot(app, stop=stop)
+            await run_bot(app, stop=stop, with_scheduler=not no_jobs, with_sender=not no_sender)
             return
         if await is_empty(app.db):
             await load_demo(app.db, now=app.clock.now(), tz=app.settings.tz)
@@ -130,6 +135,31 @@ def run() -> None:
         console = ConsoleChannel(app.conversation, app.db, app.clock,
                                  outbox_dir=app.settings.data_dir / "console-files", after_message=sender.drain)
         await console.run()
+
+    with_app(work)
+
+
+@cli.command()
+def worker(
+    sender: Annotated[bool, typer.Option("--sender", help="gửi cả hàng đợi tin từ tiến trình này")] = False,
+) -> None:
+    """Chạy lượt nhắc mỗi phút và bản tin sáng trong một tiến trình riêng, để bot trò chuyện không bị chậm.
+
+    Dùng cùng «dondoc run --no-jobs». Trên PostgreSQL có thể chạy nhiều worker; trên SQLite chỉ một."""
+    from bot.app import run_worker
+
+    async def work(app: App) -> None:
+        logging.basicConfig(level=app.settings.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if sender and not (app.settings.token or app.settings.zalo_token):
+            fail("Cần TELEGRAM_BOT_TOKEN hoặc ZALO_BOT_TOKEN để gửi tin (--sender).")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        typer.echo("Đôn Đốc worker đang chạy (nhắc việc, bản tin sáng" + (", gửi tin" if sender else "")
+                   + "). Nhấn Ctrl+C để dừng.")
+        await run_worker(app, stop=stop, with_sender=sender)
 
     with_app(work)
 
@@ -153,7 +183,6 @@ def tick(
 ) -> None:
     """Chạy một lượt nhắc việc tại một thời điểm (để kiểm tra bậc nhắc hoặc chạy bù)."""
     from bot import jobs
-    from handlers.texts import RUNG_LABELS
 
     instant = parse_at(at, settings_or_exit().tz)
 
@@ -162,17 +191,47 @@ def tick(
             await jobs.workflows(app, instant or app.clock.now())  # recurring tasks whose period opened
         return await jobs.tick(app, instant or app.clock.now(), dry_run=dry_run)
 
-    planned = with_app(work)
+    result = with_app(work)
     if as_json:
-        typer.echo(json.dumps([p.as_json() for p in planned], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({"messages": [p.as_json() for p in result.messages], "skipped": result.skipped,
+                               "unjoined": {unit: sorted(names) for unit, names in sorted(result.unjoined.items())},
+                               "unjoined_items": result.unjoined_items}, ensure_ascii=False, indent=2))
         return
-    if not planned:
-        typer.echo("Không có tin nhắc nào đến hạn.")
-        return
-    verb = "Sẽ gửi" if dry_run else "Đã xếp hàng gửi"
-    typer.echo(f"{verb} {len(planned)} tin nhắc:")
-    for p in planned:
-        typer.echo(f"— {p.person.name} ({p.unit.code}) · {RUNG_LABELS.get(p.rung, p.rung)} · {p.task.title}")
+    typer.echo(render_tick(result, dry_run=dry_run))
+
+
+def render_tick(result, *, dry_run: bool) -> str:
+    """What a tick did, in Vietnamese: the messages, and the people it could not reach."""
+    if result.skipped:
+        return f"Không gửi tin nhắc lúc này: {result.skipped}."
+    from handlers.texts import RUNG_LABELS
+
+    def line(p) -> str:
+        tasks = ", ".join(f"#{item.task.id}" for item in p.items[:12]) + (" …" if len(p.items) > 12 else "")
+        where = "lãnh đạo" if p.escalation else p.unit.code
+        rungs = " · ".join(dict.fromkeys(RUNG_LABELS.get(item.rung.name, item.rung.name) for item in p.items))
+        return f"— {p.person.name} ({where}) · {rungs} · {len(p.items)} việc: {tasks}"
+
+    lines = []
+    sendable = [p for p in result.messages if p.reachable]
+    if not sendable:
+        lines.append("Không có tin nhắc nào gửi được lúc này.")
+    else:
+        verb = "Sẽ gửi" if dry_run else "Đã xếp hàng gửi"
+        lines.append(f"{verb} {len(sendable)} tin nhắc (mỗi người một tin):")
+        lines += [line(p) for p in sendable]
+    unsendable = [p for p in result.messages if not p.reachable]
+    if unsendable:  # a dry run shows what is due for them too
+        lines.append(f"Đến hạn nhắc nhưng chưa gửi được ({len(unsendable)} người chưa tham gia):")
+        lines += [line(p) for p in unsendable]
+    if result.unjoined:
+        people = result.unjoined_people
+        lines.append(f"⚠️ {result.unjoined_items} tin không gửi được: {people} người chưa tham gia "
+                     f"(chưa liên kết tài khoản chat):")
+        for unit, names in sorted(result.unjoined.items()):
+            lines.append(f"  {unit}: {', '.join(sorted(names))}")
+        lines.append("Tạo mã mời cho họ: dondoc invite --missing --xlsx moi.xlsx")
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -273,36 +332,63 @@ def roster_import(
 
 @roster_cli.command("list")
 def roster_list() -> None:
-    """In danh sách đơn vị và cán bộ."""
+    """In danh sách đơn vị và cán bộ, kèm kênh chat mỗi người đã liên kết."""
     from handlers.texts import KIND_LABELS, ROLE_LABELS
+    from storage.outbox import channels_by_person
     from storage.queries import list_people, list_units
 
     async def work(app: App) -> list[str]:
         async with app.db.session() as session:
             units = await list_units(session)
             people = await list_people(session)
+            channels = await channels_by_person(session)
         lines = [f"Đơn vị ({len(units)}):"]
         lines += [f"  {u.code:<10} {u.name}  [{KIND_LABELS.get(u.kind, u.kind)}"
                   + (f"; nhóm: {', '.join(u.groups)}" if u.groups else "") + "]" for u in units]
-        lines.append(f"Cán bộ ({len(people)}):")
+        missing = sum(1 for p, _ in people if not channels.get(p.id))
+        lines.append(f"Cán bộ ({len(people)}; chưa tham gia: {missing}):")
         lines += [f"  {p.name} — {ROLE_LABELS.get(p.role, p.role)}{', ' + u.code if u else ''}"
-                  + (f", {p.phone}" if p.phone else "") for p, u in people]
+                  + (f", {p.phone}" if p.phone else "")
+                  + (f" · kênh: {', '.join(CHANNEL_LABELS.get(c, c) for c in channels[p.id])}" if channels.get(p.id)
+                     else " · chưa tham gia") for p, u in people]
         return lines
 
     typer.echo("\n".join(with_app(work)))
 
 
+CHANNEL_LABELS = {"telegram": "Telegram", "zalo": "Zalo", "console": "máy tính"}
+
+
+def invite_link(code: str, bot_username: str | None) -> str:
+    return f"https://t.me/{bot_username}?start={code}" if bot_username else f"/start {code}"
+
+
 @cli.command()
 def invite(
-    unit: Annotated[str, typer.Option("--unit", help="mã đơn vị")],
-    role: Annotated[str, typer.Option("--role", help="cán bộ | trưởng phòng | điều phối | lãnh đạo | quản trị "
-                                                     "(hoặc officer | head | coordinator | leader | admin)")],
+    unit: Annotated[str | None, typer.Option("--unit", help="mã đơn vị")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="cán bộ | trưởng phòng | điều phối | lãnh đạo | quản trị "
+                                                            "(hoặc officer | head | coordinator | leader | admin)")] = None,
     days: Annotated[int | None, typer.Option("--days", min=1, max=365, help="số ngày hiệu lực")] = None,
+    missing: Annotated[bool, typer.Option("--missing", help="mã mời mới cho mọi người chưa tham gia")] = False,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", dir_okay=False,
+                                              help="với --missing: ghi bảng in được (kèm mã QR) ra tệp .xlsx")] = None,
 ) -> None:
-    """Tạo mã mời dùng một lần cho một đơn vị và vai trò."""
+    """Tạo mã mời dùng một lần: cho một đơn vị và vai trò, hoặc (--missing) cho mọi người chưa tham gia."""
     from storage.queries import create_invite, unit_by_code
     from storage.roster import role_from_text
 
+    if missing:
+        invite_missing_cmd(days, xlsx)
+        return
+    if xlsx is not None:
+        fail("--xlsx chỉ dùng cùng --missing.")
+    for name, value in (("unit", unit), ("role", role)):
+        if value is None:  # required unless --missing: the usual "missing option" answer
+            from typer._click.globals import get_current_context
+            from typer._click.exceptions import MissingParameter
+
+            context = get_current_context()
+            raise MissingParameter(ctx=context, param=next(p for p in context.command.params if p.name == name))
     role_value = role_from_text(role)
     if role_value is None:
         fail(f"Vai trò «{role}» không hợp lệ; dùng một trong: cán bộ, trưởng phòng, điều phối, lãnh đạo, quản trị "
@@ -321,9 +407,37 @@ def invite(
     settings = settings_or_exit()
     typer.echo(f"Mã mời: {code}\nHết hạn: {expires:%H:%M %d/%m/%Y}")
     if settings.bot_username:
-        typer.echo(f"Đường dẫn: https://t.me/{settings.bot_username}?start={code}")
+        typer.echo(f"Đường dẫn: {invite_link(code, settings.bot_username)}")
     else:
         typer.echo(f"Người được mời gửi cho bot: /start {code}")
+
+
+def invite_missing_cmd(days: int | None, xlsx: Path | None) -> None:
+    from handlers.invites import invite_missing, invite_sheet
+    from handlers.texts import instant
+
+    if xlsx is not None and xlsx.suffix.lower() != ".xlsx":
+        fail(f"Tệp «{xlsx}» phải có đuôi .xlsx.")
+
+    async def work(app: App):
+        ttl = timedelta(days=days or app.settings.invite_ttl_days)
+        async with app.db.session() as session:
+            return await invite_missing(session, now=app.clock.now(), ttl=ttl,
+                                        link_for=lambda code: invite_link(code, app.settings.bot_username))
+
+    issued = with_app(work)
+    tz = settings_or_exit().tz
+    if not issued:
+        typer.echo("Mọi người đều đã tham gia: không cần mã mời mới.")
+        return
+    typer.echo(f"Đã tạo {len(issued)} mã mời mới cho người chưa tham gia:")
+    for entry in issued:
+        typer.echo(f"— {entry.person.name} ({entry.unit.code if entry.unit else 'không thuộc đơn vị'}): {entry.code}"
+                   f" · {entry.link} · hết hạn {instant(entry.expires_at, tz)}")
+    if xlsx is not None:
+        xlsx.parent.mkdir(parents=True, exist_ok=True)
+        xlsx.write_bytes(invite_sheet(issued, tz))
+        typer.echo(f"Đã ghi bảng in (kèm mã QR): {xlsx}")
 
 
 @task_cli.command("add")

@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import App
-from handlers.reminders import LadderConfig, PlannedMessage, plan_reminders, queue_reminders
+from handlers.reminders import LadderConfig, TickResult, plan_reminders, queue_reminders
 from storage.models import OutboxMessage
 
 
@@ -18,15 +18,33 @@ def ladder_config(app: App) -> LadderConfig:
                         quiet=settings.quiet_hours)
 
 
-async def tick(app: App, now: datetime, *, dry_run: bool = False) -> list[PlannedMessage]:
+async def tick(app: App, now: datetime, *, dry_run: bool = False) -> TickResult:
     """Queue the reminders due at ``now`` (or, with ``dry_run``, only say what would be queued)."""
-    async with app.db.session() as session:
-        if dry_run:
-            return await plan_reminders(session, now, ladder_config(app))
-        queued = await queue_reminders(session, now, ladder_config(app))
-    if queued and app.wake_sender is not None:
+    if dry_run:
+        return await plan_reminders(app.db, now, ladder_config(app))
+    queued = await queue_reminders(app.db, now, ladder_config(app))
+    if queued.messages and app.wake_sender is not None:
         app.wake_sender()
+    if len(queued.messages) > 1000:
+        release_memory()
     return queued
+
+
+def release_memory() -> None:
+    """After a heavy tick: hand the freed heap back to the system (glibc keeps it otherwise, and a bot that
+    ran one heavy morning would hold it all day)."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        libc = None
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
 
 
 async def last_digest_at(app: App) -> datetime | None:

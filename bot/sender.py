@@ -4,7 +4,10 @@ Telegram allows about 30 messages a second overall, one a second per chat and 20
 The limiter books a slot for each message before it goes (slightly under those limits, so network
 jitter cannot push a burst over them) and checks the sends actually made just before each one (so a
 stalled event loop cannot release a burst either); a 429 answer pauses that chat for ``retry_after``;
-other errors and timeouts back off exponentially; "blocked by the user" marks the person unreachable.
+other errors and timeouts back off exponentially; "blocked by the user" marks the person unreachable and
+holds their messages (``storage.outbox.deliverable``) until they write again. A multi-part message is
+sent part by part, each part paced, the delivered parts recorded, so a retry resumes where it stopped.
+The same limiter paces the direct replies of the chat channel (``RateLimiter.acquire``).
 A chat's messages go in the order they were queued: when one has to wait (a retry, or the chat cannot
 be sent to within ``max_wait`` of its batch's start), the chat's later messages wait behind it in the
 outbox, and the rest of the batch goes on.
@@ -56,6 +59,11 @@ class PermanentFailure(DeliveryError):
 
 
 class Transport(Protocol):
+    """A way out to one chat platform. A transport whose replies may take several platform calls (a long
+    text cut at the platform's limit, files then text) also offers ``parts(reply) -> list`` and
+    ``deliver_part(chat_id, part) -> message id``: the sender then drives it part by part, paced, and
+    records the delivered parts, so a 429 on part k resumes at part k (Telegram; Zalo the same way)."""
+
     channel: str
 
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
@@ -155,6 +163,24 @@ class RateLimiter:
         return 0.0
 
 
+    async def acquire(self, chat_id: str, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        """Wait until a send to ``chat_id`` may go now, and count it: for a direct reply (someone is waiting
+        for it) and for the later parts of a multi-part message. It goes ahead of the slots the outbox
+        has booked but within the limits of the sends actually made (``clear``), which the booked ones
+        also wait for; a 429 pause of the chat is honoured."""
+        while True:
+            paused = self._paused_until.get(chat_id, 0.0) - self.monotonic()
+            if paused > 0:
+                await sleep(paused)
+                continue
+            late = self.clear(chat_id)
+            if late <= 0:
+                now = self.monotonic()
+                self._chat_next[chat_id] = max(self._chat_next.get(chat_id, 0.0), now + self.limits.per_chat_interval_s)
+                return
+            await sleep(late)
+
+
 def backoff(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s … up to an hour."""
     return timedelta(seconds=min(3600, 5 * 2 ** max(0, attempts - 1)))
@@ -234,13 +260,30 @@ class OutboxSender:
         return total
 
     async def _deliver(self, message: OutboxMessage) -> timedelta | None:
-        """Send one message (its slot is booked and due) and record the outcome; returns the delay when
-        it is to be tried again."""
+        """Send one message (its first slot is booked and due) and record the outcome; returns the delay when
+        the chat is to be tried again (its later messages wait behind this one).
+
+        A transport that knows parts (``parts`` / ``deliver_part``) is driven part by part: each part is
+        paced by the limiter, and the parts the platform accepted are recorded (``parts_sent``), so a retry
+        resumes at the part that failed and never sends an earlier one again."""
         transport = self.transports[message.channel]
-        while (late := self.limiter.clear(message.chat_id)) > 0:
-            await self.sleep(late)
+        reply = payload_to_reply(message.payload, self.blobs)
+        by_part = hasattr(transport, "parts")
+        parts = transport.parts(reply) if by_part else [reply]
+        send = transport.deliver_part if by_part else transport.deliver
+        first = min(message.parts_sent or 0, len(parts) - 1)
+        platform_id: str | None = None
         try:
-            platform_id = await transport.deliver(message.chat_id, payload_to_reply(message.payload, self.blobs))
+            for index in range(first, len(parts)):
+                if index == first:
+                    while (late := self.limiter.clear(message.chat_id)) > 0:
+                        await self.sleep(late)
+                else:
+                    await self.limiter.acquire(message.chat_id, self.sleep)
+                platform_id = await send(message.chat_id, parts[index])
+                if index < len(parts) - 1:
+                    async with self.db.session() as session:
+                        await outbox.mark_parts_sent(session, message.id, index + 1)
         except RetryLater as exc:
             self.limiter.pause(message.chat_id, exc.retry_after)
             after = timedelta(seconds=exc.retry_after)
@@ -248,10 +291,17 @@ class OutboxSender:
                                error=f"retry_after={exc.retry_after}", count_attempt=False)
             return after
         except Unreachable as exc:
+            # Blocked: passed on to their other account, or held (not tried) until they write again.
             async with self.db.session() as session:
-                await outbox.mark_failed(session, message.id, now=self.clock.now(), error=f"unreachable: {exc}")
-                if await outbox.mark_unreachable(session, message, now=self.clock.now()):
-                    self.wake.set()  # passed on to the person's other channel: send it in the next round
+                passed = await outbox.mark_unreachable(session, message, now=self.clock.now())
+                if passed or message.person_id is None:  # gone to the person's other account: this copy is done
+                    await outbox.mark_failed(session, message.id, now=self.clock.now(), error=f"unreachable: {exc}")
+                else:  # held, with the person's other messages, until they write again
+                    await outbox.mark_retry(session, message, now=self.clock.now(), after=timedelta(0),
+                                            error=f"unreachable: {exc}", count_attempt=False)
+            if passed:
+                self.wake.set()  # send the copy on the other channel in the next round
+            return timedelta(0)  # the chat's later messages in this batch are not tried either
         except PermanentFailure as exc:
             async with self.db.session() as session:
                 await outbox.mark_failed(session, message.id, now=self.clock.now(), error=str(exc))

@@ -12,7 +12,7 @@ import io
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -36,16 +36,15 @@ from aiogram.types import (
 )
 from sqlmodel import col, select
 
-from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
+from bot.sender import DeliveryError, PermanentFailure, RateLimiter, RetryLater, Unreachable, backoff
 from handlers import chat
-from handlers.chat import FileTooLarge, Incoming, IncomingFile, Reply, Sender
+from handlers.chat import FileTooLarge, Incoming, IncomingFile, OutFile, Reply, Sender
 from handlers.conversation import Conversation
 from storage.blobs import PlatformFiles
 from storage.db import Database
 from storage.models import ChannelIdentity, Person, Role
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 CHANNEL = "telegram"
 MESSAGE_LIMIT = 4096
@@ -70,78 +69,107 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
         [InlineKeyboardButton(text=b.label, callback_data=b.choice) for b in row] for row in reply.buttons])
 
 
-async def patiently(call: Callable[[], Awaitable[T]], *, patient: bool, attempts: int = 5) -> T:
-    """Make one Bot API call; when ``patient``, a 429 waits the ``retry_after`` Telegram asks for and tries
-    again (a few times). The outbox sender is not patient: it reschedules the message instead."""
-    for attempt in range(attempts):
+
+@dataclass(frozen=True)
+class Part:
+    """One Bot API call of a reply: a text, or a photo or document with its caption."""
+
+    kind: str
+    """"message", "photo" or "document"."""
+    text: str | None
+    file: OutFile | None = None
+    markup: InlineKeyboardMarkup | None = None
+
+
+def parts_of(reply: Reply) -> list[Part]:
+    """A neutral reply as Bot API calls, in order: files first (the last one with the caption and the buttons
+    when the text fits a caption), else the text cut into Telegram-sized parts, buttons on the last."""
+    markup = keyboard(reply)
+    files = [(kind, item) for kind, item in (("photo", reply.image), ("document", reply.document)) if item is not None]
+    caption = reply.text if files and len(reply.text) <= CAPTION_LIMIT else None
+    parts = []
+    for index, (kind, item) in enumerate(files):
+        last_file = index == len(files) - 1
+        parts.append(Part(kind, caption if last_file else None, item, markup if last_file and caption else None))
+    if caption is None:
+        texts = split_text(reply.text)
+        parts += [Part("message", text, None, markup if index == len(texts) - 1 else None)
+                  for index, text in enumerate(texts)]
+    return parts
+
+
+async def send_part(bot: Bot, chat_id: int | str, part: Part, file_ids: PlatformFiles | None = None) -> int:
+    """One Bot API call. A file with a blob key is uploaded once; with ``file_ids`` its Telegram ``file_id``
+    is remembered and later sends of the same blob go by that id."""
+    if part.kind == "message":
+        message = await bot.send_message(chat_id=chat_id, text=part.text, reply_markup=part.markup)
+        return message.message_id
+    send = bot.send_photo if part.kind == "photo" else bot.send_document
+    extra = {"caption": part.text, "reply_markup": part.markup}
+    known = await file_ids.get(part.file.key) if file_ids is not None and part.file.key else None
+    if known is not None:  # uploaded once already: Telegram re-sends it by its file_id
         try:
-            return await call()
-        except TelegramRetryAfter as exc:
-            if not patient or attempt == attempts - 1:
-                raise
-            log.info("rate limited by Telegram, retrying in %s s", exc.retry_after)
-            await asyncio.sleep(exc.retry_after)
-    raise AssertionError("unreachable")
+            return (await send(chat_id=chat_id, **extra, **{part.kind: known})).message_id
+        except TelegramBadRequest as exc:
+            log.info("file_id %s refused, uploading again: %s", known, exc)
+    upload = BufferedInputFile(part.file.data, filename=part.file.name)
+    message = await send(chat_id=chat_id, **extra, **{part.kind: upload})
+    uploaded = message.photo[-1].file_id if part.kind == "photo" and message.photo else (
+        message.document.file_id if part.kind == "document" and message.document else None)
+    if file_ids is not None and part.file.key and uploaded:
+        await file_ids.put(part.file.key, uploaded)
+    return message.message_id
+
+
+NETWORK_RETRIES = 3
 
 
 async def send_reply(bot: Bot, chat_id: int | str, reply: Reply, *, edit_message: Message | None = None,
-                     patient: bool = False, file_ids: PlatformFiles | None = None) -> int | None:
-    """Render one neutral reply; returns the id of the last message sent (the one with the buttons).
+                     limiter: RateLimiter | None = None, patient: bool = True,
+                     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                     file_ids: PlatformFiles | None = None) -> int | None:
+    """A direct reply, part by part through the shared rate limiter (a long reply is paced, not cut off);
+    a part that gets a 429 waits ``retry_after`` and goes again, never dropped. Returns the id of the
+    last message sent (the one with the buttons). ``patient=False``: a 429 before anything went is raised
+    (the caller reschedules); once a part has gone, the rest waits anyway (else it would go twice)."""
+    limiter = limiter or RateLimiter()
+    key = str(chat_id)
+    sent_any = False
 
-    ``patient``: a direct answer to someone's message waits out a 429 (see ``patiently``) rather than
-    being lost. Once one part of a reply (a chart, a document, a text cut in parts) has gone, the rest
-    waits out a 429 too, whoever sends: giving up then would make the outbox send the whole reply again,
-    the parts already delivered twice.
+    async def call(send):
+        failures = 0
+        while True:
+            await limiter.acquire(key, sleep)
+            try:
+                return await send()
+            except TelegramRetryAfter as exc:
+                if not patient and not sent_any:
+                    raise
+                log.info("direct reply to %s rate limited, retrying in %s s", chat_id, exc.retry_after)
+                limiter.pause(key, exc.retry_after)
+            except (TelegramNetworkError, TelegramServerError) as exc:
+                failures += 1
+                if failures > NETWORK_RETRIES:
+                    raise
+                log.warning("direct reply to %s failed (%s), retrying", chat_id, exc)
+                await sleep(backoff(failures).total_seconds())
 
-    A file with a blob key is uploaded once; with ``file_ids`` its Telegram ``file_id`` is remembered and
-    later sends of the same blob go by that id."""
-    markup = keyboard(reply)
-    last: int | None = None
     if reply.edit and edit_message is not None and len(reply.text) <= MESSAGE_LIMIT and not reply.document:
         try:
-            await patiently(lambda: bot.edit_message_text(text=reply.text, chat_id=chat_id,
-                                                          message_id=edit_message.message_id, reply_markup=markup),
-                            patient=patient)
+            await call(lambda: bot.edit_message_text(text=reply.text, chat_id=chat_id,
+                                                     message_id=edit_message.message_id, reply_markup=keyboard(reply)))
             return edit_message.message_id
         except TelegramBadRequest as exc:  # not modified, too old to edit …: send it as a new message
             log.info("edit failed, sending instead: %s", exc)
-    files = [(kind, item) for kind, item in (("photo", reply.image), ("document", reply.document)) if item is not None]
-    caption = reply.text if files and len(reply.text) <= CAPTION_LIMIT else None
-    for index, (kind, item) in enumerate(files):
-        last_file = index == len(files) - 1
-        send = bot.send_photo if kind == "photo" else bot.send_document
-        extra = {"caption": caption if last_file else None, "reply_markup": markup if last_file and caption else None}
-        known = await file_ids.get(item.key) if file_ids is not None and item.key else None
-        message = None
-        if known is not None:  # uploaded once already: Telegram re-sends it by its file_id
-            try:
-                message = await patiently(lambda: send(chat_id=chat_id, **extra, **{kind: known}),
-                                          patient=patient or last is not None)
-            except TelegramBadRequest as exc:
-                log.info("file_id %s refused, uploading again: %s", known, exc)
-        if message is None:
-            upload = BufferedInputFile(item.data, filename=item.name)
-            message = await patiently(lambda: send(chat_id=chat_id, **extra, **{kind: upload}),
-                                      patient=patient or last is not None)
-            uploaded = message.photo[-1].file_id if kind == "photo" and message.photo else (
-                message.document.file_id if kind == "document" and message.document else None)
-            if file_ids is not None and item.key and uploaded:
-                await file_ids.put(item.key, uploaded)
-        last = message.message_id
-    if caption is not None:
-        return last
-    parts = split_text(reply.text)
-    for index, part in enumerate(parts):
-        message = await patiently(
-            lambda: bot.send_message(chat_id=chat_id, text=part,
-                                     reply_markup=markup if index == len(parts) - 1 else None),
-            patient=patient or last is not None)
-        last = message.message_id
+    last: int | None = None
+    for part in parts_of(reply):
+        last = await call(lambda part=part: send_part(bot, chat_id, part, file_ids))
+        sent_any = True
     return last
 
 
 class TelegramTransport:
-    """The sender's way out to Telegram: Bot API errors become the sender's delivery errors."""
+    """The sender's way out to Telegram, part by part: Bot API errors become the sender's delivery errors."""
 
     channel = CHANNEL
 
@@ -149,9 +177,12 @@ class TelegramTransport:
         self.bot = bot
         self.file_ids = file_ids
 
-    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+    def parts(self, reply: Reply) -> list[Part]:
+        return parts_of(reply)
+
+    async def deliver_part(self, chat_id: str, part: Part) -> str | None:
         try:
-            message_id = await send_reply(self.bot, int(chat_id), reply, file_ids=self.file_ids)
+            message_id = await send_part(self.bot, int(chat_id), part, self.file_ids)
         except TelegramRetryAfter as exc:
             raise RetryLater(exc.retry_after) from exc
         except TelegramForbiddenError as exc:
@@ -162,15 +193,23 @@ class TelegramTransport:
             raise PermanentFailure(exc.message) from exc
         except (TelegramNetworkError, TelegramServerError) as exc:
             raise DeliveryError(str(exc)) from exc
-        return str(message_id) if message_id is not None else None
+        return str(message_id)
+
+    async def deliver(self, chat_id: str, reply: Reply) -> str | None:
+        """All parts at once (unpaced; the sender goes part by part through ``parts``/``deliver_part``)."""
+        last = None
+        for part in parts_of(reply):
+            last = await self.deliver_part(chat_id, part)
+        return last
 
 
 class TelegramChannel:
     """Wires aiogram's dispatcher to the conversation."""
 
     def __init__(self, bot: Bot, conversation: Conversation, db: Database,
-                 on_outbox: Callable[[], None] | None = None) -> None:
+                 on_outbox: Callable[[], None] | None = None, limiter: RateLimiter | None = None) -> None:
         self.bot = bot
+        self.limiter = limiter or RateLimiter()  # shared with the outbox sender (``run_telegram``)
         self.conversation = conversation
         self.db = db
         self.on_outbox = on_outbox or (lambda: None)
@@ -232,7 +271,7 @@ class TelegramChannel:
         async with self.chat_lock(message.chat.id):
             replies = await self.conversation.handle(incoming)
             for reply in replies:
-                await send_reply(self.bot, message.chat.id, reply, patient=True)
+                await send_reply(self.bot, message.chat.id, reply, limiter=self.limiter)
         if incoming.command == "start":
             await self.refresh_commands(str(message.from_user.id))
         self.on_outbox()
@@ -248,7 +287,7 @@ class TelegramChannel:
                 log.info("cannot answer callback %s: %s", query.id, exc)
             message = query.message if isinstance(query.message, Message) else None
             for reply in replies:
-                await send_reply(self.bot, chat_id, reply, edit_message=message, patient=True)
+                await send_reply(self.bot, chat_id, reply, edit_message=message, limiter=self.limiter)
         self.on_outbox()
 
     # --- the command menu ----------------------------------------------------------------------

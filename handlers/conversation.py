@@ -25,6 +25,7 @@ from schedules.clock import Clock
 from storage.channels import claim_update, touch_identity, update_handled
 from storage.db import Database
 from storage.models import Person, Role, Unit
+from storage.outbox import release_held
 from storage.queries import clear_state, get_state, person_by_identity
 
 ALL_ROLES = frozenset(Role)
@@ -171,8 +172,7 @@ class Conversation:
                     raise _HandledMeanwhile  # a replay handled at the same time won: undo ours
                 if person is not None:
                     await touch_identity(session, channel=sender.channel, external_id=sender.user_id, now=now)
-                    if person.unreachable_since is not None:  # they write to us again: they can be reached
-                        person.unreachable_since = None
+                    await release_held(session, person)  # they write to us again: held messages go out
                 return replies
         except _HandledMeanwhile:
             return []

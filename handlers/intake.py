@@ -82,15 +82,28 @@ def match_caption(caption: str, candidates: list[tuple[Assignment, Task]]) -> tu
     return None
 
 
+async def replied_tasks(request: Request, candidates: list[tuple[Assignment, Task]]
+                        ) -> list[tuple[Assignment, Task]] | None:
+    """The open tasks named by the reminder the file replies to (one, or the several of a batched one)."""
+    incoming = request.incoming
+    if not incoming.reply_to:
+        return None
+    replied = await message_for_reply(request.session, channel=incoming.sender.channel,
+                                      chat_id=incoming.sender.chat_id, platform_message_id=incoming.reply_to)
+    if replied is None:
+        return None
+    ids = replied.payload.get("assignment_ids") or ([replied.assignment_id] if replied.assignment_id else [])
+    named = [pair for pair in candidates if pair[0].id in ids]
+    return named or None
+
+
 async def choose(request: Request, candidates: list[tuple[Assignment, Task]]) -> tuple[Assignment, Task] | None:
     incoming, session = request.incoming, request.session
     by_id = {a.id: (a, t) for a, t in candidates}
-    if incoming.reply_to:
-        replied = await message_for_reply(session, channel=incoming.sender.channel, chat_id=incoming.sender.chat_id,
-                                          platform_message_id=incoming.reply_to)
-        if replied is not None and replied.assignment_id in by_id:
-            return by_id[replied.assignment_id]
-    matched = match_caption(incoming.text, candidates)
+    named = await replied_tasks(request, candidates)
+    if named is not None and len(named) == 1:
+        return named[0]
+    matched = match_caption(incoming.text, named or candidates)
     if matched is not None:
         return matched
     state = await get_state(session, request.person.id, request.now)
@@ -122,6 +135,7 @@ async def on_file(request: Request) -> list[Reply]:
         return await upload_links(request, [chosen] if chosen else candidates,
                                   m.too_large_for_chat(file.file_name, file.size, ctx.max_file_bytes))
     if chosen is None:
+        candidates = await replied_tasks(request, candidates) or candidates  # a batched reminder: ask among its tasks
         await set_state(request.session, request.person.id, "pick_task", {
             "ref": file.ref, "file_name": file.file_name, "size": file.size, "mime_type": file.mime_type,
             "channel": request.incoming.sender.channel}, now=request.now)

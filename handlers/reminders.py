@@ -1,22 +1,34 @@
 """Reminders: what the ladder says is due, addressed to people, worded in Vietnamese, queued once.
 
-``plan_reminders`` is read-only (``dondoc tick --dry-run`` prints it); ``queue_reminders`` writes each
-planned message to the outbox under its dedupe key (bulk ``INSERT … ON CONFLICT DO NOTHING RETURNING``),
-so running the tick again, after a restart or on a second worker, queues nothing twice, and only the
-worker whose insert won writes the "reminder" entry of the status log.
+One tick gives each person at most one message: every task due for them at that tick, each with its
+number (``#12``), title, deadline and what its rung says, and a submit choice per task. Leaders get one
+escalation a tick, listing the tasks and their late units. Each rung is recorded once in ``ReminderSent``
+(assignment, round, rung, due instant) in the same transaction as the outbox messages that carry it, so
+a restart or a second worker never sends a rung twice and never loses one. A rung is recorded only when
+someone of its audience has a chat account: a unit whose people join later gets its latest rung then
+(a person who joins a unit whose colleagues were already told sees the tasks in ``/tasks``).
 
-The tick runs every minute over every open assignment, so it reads plain columns rather than ORM
-objects, computes each distinct ladder schedule once, and renders text only for messages not yet queued.
+Nothing is queued at an instant when nothing may be sent (a day that is not a working day, quiet
+hours): the scheduled tick, ``dondoc tick`` and the catch-up tick at start-up share that rule
+(``schedules.ladder.due_reminders``), and texts say how things stand at the moment they are sent.
+
+Planning is set-based: one ladder schedule per task shape (assignments sharing status, due date and
+start), one ``INSERT … SELECT`` per firing shape, in bounded transactions (``UNIT_CHUNK`` units at a
+time), so the chat keeps answering while it runs and memory stays flat. A quiet minute reads only what changed since the watermark of the
+last complete tick; every open assignment is read only when a rung can fire (a rung's time of day, the
+end of quiet hours). People who have not joined any chat are counted and named, never skipped silently.
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, time
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, or_
+from sqlalchemy import and_, case, exists, func, insert, literal, or_, text, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,14 +36,36 @@ from handlers import texts as t
 from handlers.chat import Button, Reply, reply_to_payload
 from handlers.messages import short
 from schedules.calendar import WorkCalendar
-from schedules.ladder import AssignmentView, DueReminder, Rung, due_reminders
-from storage.db import upsert_insert
+from schedules.ladder import AssignmentView, Rung, due_reminders, fire_instants, may_send
+from storage.db import Database, upsert_insert
+from storage.models import (Assignment, ChannelIdentity, OutboxMessage, Person, ReminderSent, StatusEvent, Task,
+                            TickState, Unit)
 from storage.outbox import recipients
-from storage.models import Assignment, ChannelIdentity, OutboxMessage, Person, StatusEvent, Task, TickState, Unit
 from storage.status import OPEN_VALUES
+from storage.types import UTCDateTime
 
 UNIT_AUDIENCES = ("officer", "head")
 CHUNK = 1000
+"""Rows per INSERT statement."""
+UNIT_CHUNK = 500
+"""Units per transaction of the tick (with 60 tasks: ~20,000 assignments, a thousand people)."""
+SQLITE_HANDOVER = 0.12
+"""Seconds the tick leaves SQLite's write lock free between two transactions. The chat writes on every
+message (the account's last use); a writer waiting on the lock retries on SQLite's busy-handler schedule
+(up to 100 ms apart), so a tick that took the lock again at once would keep it from the chat."""
+YIELD_EVERY = 100
+"""Messages rendered between two yields to the event loop (the chat's messages are handled in between)."""
+TASK_BUTTONS = 20
+"""Submit choices in one reminder; past it a "see all" choice opens the person's task list. Telegram
+allows 100 buttons (~10 KB of markup); a channel without buttons types each choice as a numbered line."""
+ESCALATION_UNITS = 30
+"""Late units named per task in an escalation when it is about one task (10 when several); the rest counted."""
+CHANGE_LAG = timedelta(minutes=10)
+"""A quiet tick re-reads what changed a little before its watermark: a change committed just after a tick
+read carries an earlier timestamp, and the dedupe makes reading it twice harmless."""
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""The due instant recorded for the "assigned" notice (sent once per assignment, whatever its due date)."""
+TICK_LOCK = 0x446F6E44  # PostgreSQL advisory lock id: one tick at a time across workers
 
 
 @dataclass(frozen=True)
@@ -43,70 +77,174 @@ class LadderConfig:
 
 
 @dataclass(frozen=True)
-class OpenAssignment:
-    """The columns of an open assignment the tick needs (no ORM object)."""
+class Shape:
+    """Open assignments of one task that share their ladder: status, due date (override), creation,
+    return and re-arm instants. The tick computes one schedule per shape and records a rung for all its
+    assignments in one statement."""
+
+    task: Task
+    status: str
+    override: datetime | None
+    phrase_override: str | None
+    created_at: datetime
+    returned_at: datetime | None
+    rearmed_at: datetime | None
+
+    @property
+    def due_at(self) -> datetime:
+        return self.override or self.task.due_at
+
+    def view(self) -> AssignmentView:
+        starts = [self.created_at] + [at for at in (self.returned_at, self.rearmed_at) if at is not None]
+        return AssignmentView(0, self.task.id, 0, self.status, 0, self.due_at, self.created_at, max(starts))
+
+    def match(self):
+        a = Assignment
+
+        def same(column, value):
+            return column.is_(None) if value is None else column == value
+
+        conditions = [a.task_id == self.task.id, a.status == self.status, a.created_at == self.created_at,
+                      same(a.due_at_override, self.override), same(a.due_phrase_override, self.phrase_override),
+                      same(a.rearmed_at, self.rearmed_at)]
+        if self.status == "returned":
+            conditions.append(a.status_changed_at == self.returned_at)
+        return and_(*conditions)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRef:
+    """The columns of a unit a reminder shows (plain values: a tick holds thousands)."""
 
     id: int
-    task_id: int
-    unit_id: int
-    status: str
-    round: int
-    due_at_override: datetime | None
-    due_phrase_override: str | None
-    created_at: datetime
-    status_changed_at: datetime
-    rearmed_at: datetime | None
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRef:
+    """The columns of a person a reminder is addressed to."""
+
+    id: int
+    name: str
+    role: str
+    unit_id: int | None
+
+
+class ReminderItem:
+    """One task in a reminder: one rung of one assignment (of a shape)."""
+
+    __slots__ = ("assignment_id", "shape", "unit", "rung")
+
+    def __init__(self, assignment_id: int, shape: Shape, unit: UnitRef, rung: Rung) -> None:
+        self.assignment_id, self.shape, self.unit, self.rung = assignment_id, shape, unit, rung
+
+    @property
+    def task(self) -> Task:
+        return self.shape.task
+
+    @property
+    def due_at(self) -> datetime:
+        """The unit's own due instant (an extension applied)."""
+        return self.shape.due_at
+
+    @property
+    def status(self) -> str:
+        return self.shape.status
+
+    @property
+    def phrase(self) -> str:
+        return self.shape.phrase_override or self.shape.task.deadline_phrase
 
 
 @dataclass
 class PlannedMessage:
-    """One reminder to one person."""
+    """One message to one person at one tick: their reminders, or a leader's escalation. ``reply`` is kept
+    by a dry run (to print it); a real tick has written it to the outbox and lets it go."""
 
-    key: str
-    """The reminder's dedupe key; the outbox adds the person and the chat account."""
-    person: Person
-    unit: Unit
-    task: Task
-    rung: str
-    reply: Reply
-    assignment_ids: tuple[int, ...]
+    person: PersonRef
+    items: list[ReminderItem]
+    reply: Reply | None
+    escalation: bool = False
+    reachable: bool = True
+    """False in a dry run for someone with no chat account: what is due for them, which cannot be sent."""
 
     @property
-    def person_key(self) -> str:
-        return f"{self.key}:p{self.person.id}"
+    def unit(self) -> UnitRef:
+        return self.items[0].unit
+
+    @property
+    def task(self) -> Task:
+        return self.items[0].task
+
+    @property
+    def rung(self) -> str:
+        return self.items[0].rung.name
 
     def as_json(self) -> dict:
         return {"person": self.person.name, "person_id": self.person.id, "role": self.person.role,
-                "unit": self.unit.code, "task": self.task.title, "task_id": self.task.id, "rung": self.rung,
-                "text": self.reply.text}
+                "escalation": self.escalation, "reachable": self.reachable,
+                "items": [{"task_id": i.task.id, "task": i.task.title, "unit": i.unit.code, "rung": i.rung.name,
+                           "assignment_id": i.assignment_id} for i in self.items],
+                "text": self.reply.text if self.reply is not None else None}
 
 
-def view_of(row: OpenAssignment, task: Task) -> AssignmentView:
-    starts = [row.created_at]
-    if row.status == "returned":
-        starts.append(row.status_changed_at)
-    if row.rearmed_at is not None:
-        starts.append(row.rearmed_at)
-    return AssignmentView(row.id, task.id, row.unit_id, row.status, row.round, row.due_at_override or task.due_at,
-                          row.created_at, max(starts))
+@dataclass
+class TickResult:
+    """What one tick queued (or, in a dry run, would queue), and who could not be reached."""
+
+    messages: list[PlannedMessage] = field(default_factory=list)
+    unjoined: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """Unit name → names of the people due a reminder at this tick who have no linked chat."""
+    unjoined_items: int = 0
+    """How many reminders (task rungs) those people would have got."""
+    skipped: str | None = None
+    """Why nothing was looked at: not a working day, quiet hours, another worker is ticking."""
+
+    def __iter__(self):
+        return iter(self.messages)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    @property
+    def unjoined_people(self) -> int:
+        return sum(len(names) for names in self.unjoined.values())
 
 
-def reminder_text(rung: Rung, unit: Unit, task: Task, row: OpenAssignment, now: datetime,
-                  config: LadderConfig) -> str:
-    due_at = row.due_at_override or task.due_at
-    phrase = row.due_phrase_override or task.deadline_phrase
-    deadline = t.due(phrase, due_at, config.tz)
+# --- texts ------------------------------------------------------------------------------------
+
+
+def standing(item: ReminderItem, now: datetime, config: LadderConfig) -> str:
+    """How the task stands at ``now`` (not what the rung was called when it came due)."""
+    due_at = item.due_at
+    if item.status == "returned":
+        return "↩️ bị trả lại, chưa nộp lại"
+    if now > due_at:
+        return f"❗ {t.remaining(due_at, now, config.tz, config.calendar)}"
+    if due_at.astimezone(config.tz).date() == now.astimezone(config.tz).date():
+        return "⚠️ hôm nay là hạn cuối"
     left = t.remaining(due_at, now, config.tz, config.calendar)
-    if row.status == "returned":
-        head = f"↩️ Hồ sơ «{task.title}» của {unit.name} đã bị trả lại và chưa được nộp lại."
-    elif rung.offset is None:
-        head = f"📌 Nhiệm vụ mới cho {unit.name}: «{task.title}»."
-    elif rung.offset < 0:
-        head = f"⏰ Nhắc việc: {unit.name} chưa nộp «{task.title}» — {left}."
-    elif rung.offset == 0:
-        head = f"⚠️ Hôm nay là hạn cuối: {unit.name} chưa nộp «{task.title}»."
+    return f"📌 việc mới, {left}" if item.rung.offset is None else f"⏰ {left}"
+
+
+def reminder_text(item: ReminderItem, now: datetime, config: LadderConfig) -> str:
+    """One task: the headline says how it stands at ``now``."""
+    task, unit = item.task, item.unit
+    phrase = item.phrase
+    deadline = t.due(phrase, item.due_at, config.tz)
+    left = t.remaining(item.due_at, now, config.tz, config.calendar)
+    today = now.astimezone(config.tz).date()
+    if item.status == "returned":
+        head = f"↩️ Hồ sơ #{task.id} «{task.title}» của {unit.name} đã bị trả lại và chưa được nộp lại."
+    elif now > item.due_at:
+        head = f"❗ {unit.name} đã quá hạn nộp #{task.id} «{task.title}» ({left})."
+    elif item.due_at.astimezone(config.tz).date() == today:
+        head = f"⚠️ Hôm nay là hạn cuối: {unit.name} chưa nộp #{task.id} «{task.title}»."
+    elif item.rung.offset is None:
+        head = f"📌 Nhiệm vụ mới #{task.id} cho {unit.name}: «{task.title}»."
     else:
-        head = f"❗ {unit.name} đã quá hạn nộp «{task.title}» ({left})."
+        head = f"⏰ Nhắc việc: {unit.name} chưa nộp #{task.id} «{task.title}» — {left}."
     lines = [head, f"Hạn: {deadline}"]
     if task.template:
         lines.append(f"Biểu mẫu: {task.template}")
@@ -116,60 +254,74 @@ def reminder_text(rung: Rung, unit: Unit, task: Task, row: OpenAssignment, now: 
     return "\n".join(lines)
 
 
-def escalation_text(task: Task, units: list[tuple[Unit, OpenAssignment]], now: datetime,
-                    config: LadderConfig) -> str:
-    lines = [f"🔺 Báo cáo lãnh đạo: {len(units)} đơn vị chưa nộp «{task.title}» dù đã quá hạn.",
-             f"Hạn: {t.due(task.deadline_phrase, task.due_at, config.tz)}"]
-    for unit, row in units[:30]:
-        due_at = row.due_at_override or task.due_at
-        lines.append(f"• {unit.name} — {t.remaining(due_at, now, config.tz, config.calendar)}")
-    if len(units) > 30:
-        lines.append(f"… và {len(units) - 30} đơn vị khác (bấm nút để xem tất cả).")
-    return "\n".join(lines)
+def reminder_reply(items: list[ReminderItem], now: datetime, config: LadderConfig,
+                   cache: dict | None = None, buttons: dict[int, Button] | None = None) -> Reply:
+    """One person's reminders of one tick as one message, soonest due first."""
+    if len(items) == 1:
+        item = items[0]
+        return Reply(reminder_text(item, now, config), buttons=[[
+            Button("📤 Nộp ngay", f"submit:{item.assignment_id}"), Button("🕒 Xin gia hạn", f"extend:{item.assignment_id}")]])
+    items = sorted(items, key=lambda i: (i.due_at, i.task.id))
+    unit = items[0].unit
+    lines = [f"🔔 Nhắc việc: {unit.name} có {len(items)} việc cần nộp "
+             f"(hôm nay {t.day_with_weekday(now.astimezone(config.tz).date())})."]
+    cache = {} if cache is None else cache  # one line per task, due date, status and rung, for everyone
+    for item in items:
+        task = item.task
+        phrase = item.phrase
+        key = (task.id, item.due_at, phrase, item.status, item.rung.name)
+        if key not in cache:
+            extra = " · ký số" if task.signature_required else ""
+            cache[key] = (f"\n#{task.id} «{short(task.title, 120)}»\n   Hạn: {t.due(phrase, item.due_at, config.tz)}"
+                          f"{extra}\n   {standing(item, now, config)}")
+        lines.append(cache[key])
+    lines.append("\nTrả lời tin này bằng tệp PDF kèm ghi chú «#SỐ» của việc, hoặc bấm nút nộp của việc đó.")
+    buttons = {} if buttons is None else buttons  # one per assignment, shared by the unit's officer and head
+    chosen = []
+    for item in items[:TASK_BUTTONS]:
+        if item.assignment_id not in buttons:
+            buttons[item.assignment_id] = Button(f"📤 Nộp #{item.task.id}", f"submit:{item.assignment_id}")
+        chosen.append(buttons[item.assignment_id])
+    rows = [chosen[i:i + 4] for i in range(0, len(chosen), 4)]
+    if len(items) > TASK_BUTTONS:
+        lines.append(f"Nút nộp cho {TASK_BUTTONS} việc hạn sớm nhất; bấm «Xem tất cả» để thấy đủ {len(items)} việc.")
+        rows.append([Button("📋 Xem tất cả", "tasks:1")])  # the /tasks view, its first page
+    return Reply("\n".join(lines), buttons=rows)
 
 
-async def _open_rows(session: AsyncSession, *, tasks: set[int] | None = None, changed_since: datetime | None = None,
-                     units: set[int] | None = None) -> list[OpenAssignment]:
-    """Open assignments: all of them, or those of ``tasks``, changed since ``changed_since`` or of ``units``."""
-    a = Assignment
-    query = select(a.id, a.task_id, a.unit_id, a.status, a.round, a.due_at_override, a.due_phrase_override,
-                   a.created_at, a.status_changed_at, a.rearmed_at).where(col(a.status).in_(OPEN_VALUES))
-    if changed_since is not None:
-        narrow = [a.created_at > changed_since, a.status_changed_at > changed_since, a.rearmed_at > changed_since]
-        if tasks:
-            narrow.append(col(a.task_id).in_(tasks))
-        if units:
-            narrow.append(col(a.unit_id).in_(units))
-        query = query.where(or_(*narrow))
-    return [OpenAssignment(*row) for row in (await session.exec(query)).all()]
+def escalation_reply(by_task: dict[int, tuple[Task, int, list]], now: datetime, config: LadderConfig) -> Reply:
+    """A leader's escalation: each task with its late units, the worst first, counts beyond a cap."""
+    cap = ESCALATION_UNITS if len(by_task) == 1 else 10
+    total = sum(count for _, count, _ in by_task.values())
+    if len(by_task) == 1:
+        ((task, count, _),) = by_task.values()
+        lines = [f"🔺 Báo cáo lãnh đạo: {count} đơn vị chưa nộp #{task.id} «{task.title}» dù đã quá hạn."]
+    else:
+        lines = [f"🔺 Báo cáo lãnh đạo: {len(by_task)} nhiệm vụ, {total} lượt đơn vị chưa nộp dù đã quá hạn."]
+    buttons = []
+    for task, count, worst in sorted(by_task.values(), key=lambda entry: (entry[0].due_at, entry[0].id)):
+        if len(by_task) > 1:
+            lines.append(f"\n#{task.id} «{short(task.title, 120)}» — {count} đơn vị chưa nộp")
+        lines.append(f"Hạn: {t.due(task.deadline_phrase, task.due_at, config.tz)}")
+        for due_at, name in sorted(worst)[:cap]:
+            lines.append(f"• {name} — {t.remaining(due_at, now, config.tz, config.calendar)}")
+        if count > cap:
+            lines.append(f"… và {count - cap} đơn vị khác (bấm nút để xem tất cả).")
+        if len(buttons) < TASK_BUTTONS:
+            buttons.append(Button(f"📋 Xem #{task.id}" if len(by_task) > 1 else "📋 Xem các đơn vị", f"task:{task.id}"))
+    return Reply("\n".join(lines), buttons=[buttons[i:i + 4] for i in range(0, len(buttons), 4)])
 
 
-async def _firing_tasks(session: AsyncSession, since: datetime, now: datetime, config: LadderConfig) -> set[int]:
-    """Tasks with open assignments whose latest rung fired in (since, now]: one schedule per distinct shape."""
-    a = Assignment
-    shapes = (await session.exec(
-        select(a.task_id, a.status, a.due_at_override, a.created_at, a.status_changed_at, a.rearmed_at, Task.due_at)
-        .join(Task, Task.id == a.task_id).where(col(a.status).in_(OPEN_VALUES)).distinct())).all()
-    views = [view_of(OpenAssignment(0, task_id, 0, status, 0, override, None, created, changed, rearmed),
-                     _DueOnly(task_id, task_due))
-             for task_id, status, override, created, changed, rearmed, task_due in shapes]
-    due = due_reminders(views, now, config.calendar, config.ladder, config.tz, config.quiet)
-    return {reminder.view.task_id for reminder in due if reminder.fire_at > since}
+# --- reading ----------------------------------------------------------------------------------
 
 
 async def _dirty_units(session: AsyncSession, since: datetime) -> tuple[set[int], bool]:
     """Units whose people became reachable (a new chat account) or changed since ``since``; and whether a
-    leader or coordinator did (then escalations are all re-checked)."""
+    leader or coordinator did (then everything is re-checked, for the escalations)."""
     rows = (await session.exec(select(Person.unit_id, Person.role).join(
         ChannelIdentity, ChannelIdentity.person_id == Person.id, isouter=True).where(
         or_(ChannelIdentity.created_at > since, Person.updated_at > since)))).all()
     return {unit_id for unit_id, _ in rows if unit_id is not None}, any(role not in UNIT_AUDIENCES for _, role in rows)
-
-
-@dataclass(frozen=True)
-class _DueOnly:
-    id: int
-    due_at: datetime
 
 
 async def watermark(session: AsyncSession) -> datetime | None:
@@ -185,136 +337,311 @@ async def _advance_watermark(session: AsyncSession, now: datetime) -> None:
     await session.exec(statement)
 
 
-async def _queued_keys(session: AsyncSession, since: datetime) -> set[str]:
-    """Person-level keys of the reminders queued since ``since`` (rows are created after their rung fires)."""
-    keys = (await session.exec(select(OutboxMessage.dedupe_key).where(
-        OutboxMessage.kind == "reminder", OutboxMessage.created_at >= since))).all()
-    return {key.rsplit(":", 2)[0] for key in keys}  # "<key>:p<person>" without ":<channel>:<chat>"
+# --- the tick ---------------------------------------------------------------------------------
 
 
-async def _identities(session: AsyncSession) -> dict[int, list[tuple[str, str]]]:
-    """Each person's chat for reminders: the account they use most (``storage.outbox.recipients``)."""
-    return {r.person_id: [(r.channel, r.chat_id)] for r in await recipients(session, None)}
+class _Tick:
+    """One tick: planning and (unless ``dry_run``) queueing, set-based: one schedule per shape, and per
+    firing shape one ``INSERT … SELECT`` recording its rung for every assignment of the shape (the database
+    does the row work, off the event loop), in bounded transactions of ``UNIT_CHUNK`` units; then one
+    message per person, rendered from one line per task shape."""
 
+    def __init__(self, db: Database, now: datetime, config: LadderConfig, dry_run: bool) -> None:
+        self.db, self.now, self.config, self.dry_run = db, now, config, dry_run
+        self.result = TickResult()
+        self.units: dict[int, UnitRef] = {}
+        self.lines: dict[tuple, str] = {}
 
-async def plan_reminders(session: AsyncSession, now: datetime, config: LadderConfig, *,
-                         reachable_only: bool = False, since: datetime | None = None) -> list[PlannedMessage]:
-    """Every reminder due at ``now`` that has not been queued yet, one per person (``reachable_only``:
-    only people with a chat account, which is all the real tick can send to).
+    # -- shapes and what fires
 
-    With ``since`` (the watermark of the last complete tick) only what can have changed is read: tasks
-    whose rungs fired after it, assignments created, returned or extended after it, and units whose
-    people became reachable after it. Without it, every open assignment is read.
-    """
-    if since is not None and since < now:
-        units_changed, staff_changed = await _dirty_units(session, since)
-        if staff_changed:
-            since = None
-    if since is not None and since < now:
-        firing = await _firing_tasks(session, since, now, config)
-        rows = await _open_rows(session, tasks=firing, changed_since=since, units=units_changed)
-    else:
-        rows = await _open_rows(session)
-    if not rows:
-        return []
-    task_ids = {row.task_id for row in rows}
-    tasks = {task.id: task for task in (await session.exec(select(Task).where(col(Task.id).in_(task_ids)))).all()}
-    units = {unit.id: unit for unit in (await session.exec(select(Unit).where(Unit.active == True))).all()}  # noqa: E712
-    rows = [row for row in rows if row.unit_id in units]
-    by_id = {row.id: row for row in rows}
-    due = due_reminders([view_of(row, tasks[row.task_id]) for row in rows], now, config.calendar, config.ladder,
-                        config.tz, config.quiet)
-    if not due:
-        return []
-    queued = await _queued_keys(session, min(reminder.fire_at for reminder in due))
-    people = (await session.exec(select(Person).where(Person.active == True))).all()  # noqa: E712
-    if reachable_only:
-        reachable = await _identities(session)
-        people = [person for person in people if person.id in reachable and person.unreachable_since is None]
-    by_unit_role: dict[tuple[int | None, str], list[Person]] = defaultdict(list)
-    by_role: dict[str, list[Person]] = defaultdict(list)
-    for person in people:
-        by_unit_role[(person.unit_id, person.role)].append(person)
-        by_role[person.role].append(person)
+    async def _firing(self, session: AsyncSession, where) -> list[tuple[Shape, Rung]]:
+        a = Assignment
+        returned_at = case((a.status == "returned", a.status_changed_at), else_=None)
+        columns = (a.task_id, a.status, a.due_at_override, a.due_phrase_override, a.created_at, returned_at,
+                   a.rearmed_at)
+        query = select(*columns).where(col(a.status).in_(OPEN_VALUES)).group_by(*columns)
+        if where is not None:
+            query = query.where(where)
+        rows = (await session.exec(query)).all()
+        task_ids = list({row[0] for row in rows})
+        tasks = {}
+        for start in range(0, len(task_ids), CHUNK):
+            for task in (await session.exec(select(Task).where(col(Task.id).in_(task_ids[start:start + CHUNK])))).all():
+                tasks[task.id] = task
+        # SQLite hands back a CASE over an instant as text: read it as the column would be
+        returned_type = Assignment.__table__.c.status_changed_at.type
+        shapes = []
+        for task_id, status, override, phrase, created, returned, rearmed in rows:
+            if isinstance(returned, str):
+                returned = returned_type.process_result_value(datetime.fromisoformat(returned), None)
+            shapes.append(Shape(tasks[task_id], status, override, phrase, created, returned, rearmed))
+        config = self.config
+        firing = []
+        for shape in shapes:
+            due = due_reminders([shape.view()], self.now, config.calendar, config.ladder, config.tz, config.quiet)
+            if due:
+                firing.append((shape, due[0].rung))
+        return firing
 
-    planned: list[PlannedMessage] = []
-    escalations: dict[tuple[int, str, datetime], list[DueReminder]] = defaultdict(list)
-    for reminder in due:
-        row = by_id[reminder.view.assignment_id]
-        task, unit = tasks[row.task_id], units[row.unit_id]
-        recipients = [person for role in reminder.rung.to if role in UNIT_AUDIENCES
-                      for person in by_unit_role[(unit.id, role)]
-                      if f"{reminder.key}:p{person.id}" not in queued]
-        if recipients:
-            reply = Reply(reminder_text(reminder.rung, unit, task, row, now, config), buttons=[[
-                Button("📤 Nộp ngay", f"submit:{row.id}"), Button("🕒 Xin gia hạn", f"extend:{row.id}")]])
-            planned += [PlannedMessage(reminder.key, person, unit, task, reminder.rung.name, reply, (row.id,))
-                        for person in recipients]
-        if any(role not in UNIT_AUDIENCES for role in reminder.rung.to):
-            escalations[(task.id, reminder.rung.name, reminder.view.due_at)].append(reminder)
+    # -- statements
 
-    for (task_id, rung_name, due_at), reminders in escalations.items():
-        key = f"esc:t{task_id}:{rung_name}:{due_at.timestamp():.0f}"
-        roles = [role for role in reminders[0].rung.to if role not in UNIT_AUDIENCES]
-        recipients = [person for role in roles for person in by_role[role] if f"{key}:p{person.id}" not in queued]
-        if not recipients:
-            continue
-        task = tasks[task_id]
-        named = [(units[by_id[r.view.assignment_id].unit_id], by_id[r.view.assignment_id]) for r in reminders]
-        reply = Reply(escalation_text(task, named, now, config), buttons=[[Button("📋 Xem các đơn vị", f"task:{task_id}")]])
-        ids = tuple(row.id for _, row in named)
-        planned += [PlannedMessage(key, person, named[0][0], task, rung_name, reply, ids) for person in recipients]
-    return planned
+    def _key_columns(self, shape: Shape, rung: Rung):
+        a = Assignment
+        if rung.offset is None:
+            return literal(0), literal(EPOCH, UTCDateTime())
+        return a.round, literal(shape.due_at, UTCDateTime())
 
+    def _reachable(self, roles: list[str]):
+        """Someone in ``roles`` who can be reached: of the assignment's unit (officers, heads), or anyone (leaders)."""
+        p, a = Person, Assignment
+        who = and_(p.active == True, p.unreachable_since == None, col(p.role).in_(roles),  # noqa: E711,E712
+                   exists().where(ChannelIdentity.person_id == p.id,
+                                  ChannelIdentity.unreachable_since == None))  # noqa: E711
+        if any(r in UNIT_AUDIENCES for r in roles):
+            who = and_(who, p.unit_id == a.unit_id)
+        return exists().where(who)
 
-async def queue_reminders(session: AsyncSession, now: datetime, config: LadderConfig) -> list[PlannedMessage]:
-    """Queue every due reminder once; returns the planned messages that reached the outbox."""
-    last = await watermark(session)
-    planned = await plan_reminders(session, now, config, reachable_only=True, since=last)
-    await _advance_watermark(session, now)
-    if not planned:
-        return []
-    identities = await _identities(session)
-    rows, owner = [], {}
-    for message in planned:
-        payload = reply_to_payload(message.reply)
-        for channel, chat_id in identities.get(message.person.id, []):
-            dedupe_key = f"{message.person_key}:{channel}:{chat_id}"
-            owner[dedupe_key] = message
-            rows.append(dict(dedupe_key=dedupe_key, person_id=message.person.id, channel=channel, chat_id=chat_id,
-                             payload=payload, created_at=now, not_before=now, attempts=0, kind="reminder",
-                             assignment_id=message.assignment_ids[0]))
-    inserted: set[str] = set()
-    for start in range(0, len(rows), CHUNK):
-        statement = (upsert_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                     .returning(OutboxMessage.dedupe_key))
-        inserted.update((await session.exec(statement, params=rows[start:start + CHUNK])).scalars().all())
-    won = {id(owner[key]): owner[key] for key in inserted}.values()
-    events, logged = [], set()
-    for message in won:
-        for assignment_id in message.assignment_ids:
-            if (assignment_id, message.key) in logged:
+    async def _record_rung(self, session: AsyncSession, shape: Shape, rung: Rung, roles: list[str], where
+                           ) -> list[tuple[int, int]]:
+        """Record the rung for each of the shape's assignments someone can be told about and that has not had
+        it; returns the (assignment, unit) pairs this worker recorded. One statement for the whole shape: the
+        database does the row work, off the event loop. A rung nobody can receive yet (nobody of the unit
+        has joined) is not recorded: it goes when someone joins."""
+        a = Assignment
+        key_round, key_due = self._key_columns(shape, rung)
+        chosen = (select(a.id, a.unit_id).join(Unit, and_(Unit.id == a.unit_id, Unit.active == True))  # noqa: E712
+                  .where(shape.match()))
+        if not self.dry_run:  # a dry run shows what is due for everyone, flagging who cannot be reached
+            chosen = chosen.where(self._reachable(roles))
+        if where is not None:
+            chosen = chosen.where(where)
+        if self.dry_run:
+            sent = exists().where(ReminderSent.assignment_id == a.id, ReminderSent.round == key_round,
+                                  ReminderSent.rung == rung.name, ReminderSent.due_at == key_due)
+            return [tuple(row) for row in (await session.exec(chosen.where(~sent))).all()]
+        rows = chosen.with_only_columns(a.id, key_round, literal(rung.name), key_due, a.unit_id,
+                                        literal(self.now, UTCDateTime()))
+        statement = (upsert_insert(session, ReminderSent)
+                     .from_select(["assignment_id", "round", "rung", "due_at", "unit_id", "created_at"], rows)
+                     .on_conflict_do_nothing(index_elements=["assignment_id", "round", "rung", "due_at"])
+                     .returning(ReminderSent.assignment_id, ReminderSent.unit_id))
+        won = [tuple(row) for row in (await session.exec(statement)).all()]
+        if won:  # the status log: one "reminder" entry per assignment and rung, by the worker that recorded it
+            recorded = exists().where(ReminderSent.assignment_id == a.id, ReminderSent.round == key_round,
+                                      ReminderSent.rung == rung.name, ReminderSent.due_at == key_due,
+                                      ReminderSent.created_at == self.now)
+            note = f"{rung.name}: {short(shape.task.title, 60)}"
+            events = select(a.id, a.task_id, a.unit_id, literal(self.now, UTCDateTime()), literal("reminder"),
+                            a.status, a.status, a.round, literal(note)).where(shape.match(), recorded)
+            if where is not None:
+                events = events.where(where)
+            await session.exec(insert(StatusEvent).from_select(
+                ["assignment_id", "task_id", "unit_id", "at", "kind", "from_status", "to_status", "round", "note"],
+                events))
+        return won
+
+    async def _count_unjoined(self, session: AsyncSession, firing: list[tuple[Shape, Rung]], where, *,
+                              leaders: bool) -> None:
+        """People due a reminder here who have no chat account: counted and named. They are few, so they are
+        found first, then each firing shape counts its assignments in their units."""
+        roles = sorted({r for _, rung in firing for r in rung.to if (r not in UNIT_AUDIENCES) == leaders})
+        if not roles:
+            return
+        has_chat = exists().where(ChannelIdentity.person_id == Person.id)
+        query = select(Person.id, Person.name, Person.role, Person.unit_id).where(
+            Person.active == True, col(Person.role).in_(roles), ~has_chat)  # noqa: E712
+        missing = (await session.exec(query)).all()
+        if not missing:
+            return
+        units = sorted({unit_id for _, _, _, unit_id in missing if unit_id is not None})
+        counts: dict[tuple[int, int], int] = {}  # (firing index, unit) → assignments
+        for index, (shape, rung) in enumerate(firing):
+            if not any(role in rung.to for role in roles):
                 continue
-            logged.add((assignment_id, message.key))
-            events.append(dict(assignment_id=assignment_id, task_id=message.task.id, at=now, actor_person_id=None,
-                               kind="reminder", note=f"{message.rung}: {short(message.task.title, 60)}"))
-    if events:
-        await _log_reminders(session, events)
-    return list(won)
+            a = Assignment
+            query = (select(a.unit_id, func.count()).join(Unit, and_(Unit.id == a.unit_id, Unit.active == True))  # noqa: E712
+                     .where(shape.match()).group_by(a.unit_id))
+            if where is not None:
+                query = query.where(where)
+            if not leaders:
+                query = query.where(col(a.unit_id).in_(units))
+            for unit_id, count in (await session.exec(query)).all():
+                counts[(index, unit_id)] = count
+        for _, name, role, unit_id in missing:
+            total = 0
+            for index, (shape, rung) in enumerate(firing):
+                if role not in rung.to:
+                    continue
+                total += sum(c for (i, _), c in counts.items() if i == index) if leaders else counts.get((index, unit_id), 0)
+            if total:
+                unit = self.units.get(unit_id)
+                self.result.unjoined[unit.name if unit else "(không thuộc đơn vị)"].add(name)
+                self.result.unjoined_items += total
+
+    # -- one transaction
+
+    async def _chunk(self, firing: list[tuple[Shape, Rung]], where) -> None:
+        """The unit reminders of the units ``where`` selects, in one transaction: record, render, queue."""
+        async with self.db.session(immediate=not self.dry_run) as session:
+            recorded: list[tuple[int, int, Shape, Rung]] = []
+            for shape, rung in firing:
+                roles = [r for r in rung.to if r in UNIT_AUDIENCES]
+                if roles:
+                    recorded += [(aid, uid, shape, rung) for aid, uid in
+                                 await self._record_rung(session, shape, rung, roles, where)]
+            await self._count_unjoined(session, firing, where, leaders=False)
+            if not recorded:
+                return
+            people, accounts = await self._people(session, units=sorted({uid for _, uid, _, _ in recorded}),
+                                                  roles=list(UNIT_AUDIENCES))
+            by_unit_role: dict[tuple[int, str], list[int]] = defaultdict(list)
+            for person in people.values():
+                if accounts.get(person.id) or self.dry_run:
+                    by_unit_role[(person.unit_id, person.role)].append(person.id)
+            won: dict[int, list[ReminderItem]] = defaultdict(list)
+            await asyncio.sleep(0)
+            for aid, uid, shape, rung in recorded:
+                item = ReminderItem(aid, shape, self.units[uid], rung)  # one item, shared by its recipients
+                for role in rung.to:
+                    for person_id in by_unit_role.get((uid, role), ()):
+                        won[person_id].append(item)
+            await self._queue(session, won, people, accounts, escalation=False)
+
+    async def _people(self, session: AsyncSession, *, units: list[int] | None = None, roles: list[str]):
+        """Active people in ``roles`` (of ``units``), and the chat accounts of those who have one."""
+        query = select(Person.id, Person.name, Person.role, Person.unit_id).where(
+            Person.active == True, col(Person.role).in_(roles))  # noqa: E712
+        people, accounts = {}, defaultdict(list)
+        parts = [units[start:start + CHUNK] for start in range(0, len(units), CHUNK)] if units is not None else [None]
+        for part in parts:
+            chunk = query if part is None else query.where(col(Person.unit_id).in_(part))
+            for row in (await session.exec(chunk)).all():
+                people[row[0]] = PersonRef(*row)
+        ids = sorted(people)
+        for start in range(0, len(ids), CHUNK):  # each person's chat: the one they use most (channel routing)
+            for recipient in await recipients(session, ids[start:start + CHUNK]):
+                accounts[recipient.person_id].append((recipient.channel, recipient.chat_id))
+        return people, accounts
+
+    async def _queue(self, session: AsyncSession, won: dict[int, list[ReminderItem]], people, accounts, *,
+                     escalation: bool) -> None:
+        """One message per person for their rungs ``won``; queued once per chat account of theirs."""
+        rows, messages = [], []
+        buttons: dict[int, Button] = {}
+        for count, (person_id, items) in enumerate(won.items(), start=1):
+            if count % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # rendering thousands of messages: let the chat in
+            person = people[person_id]
+            reply = (self._escalation(items) if escalation
+                     else reminder_reply(items, self.now, self.config, self.lines, buttons))
+            messages.append(PlannedMessage(person, items, reply if self.dry_run else None, escalation=escalation,
+                                           reachable=bool(accounts.get(person_id))))
+            if self.dry_run:
+                continue
+            payload = reply_to_payload(reply)
+            ids = sorted({item.assignment_id for item in items})
+            payload["assignment_ids"] = ids
+            first = min(items, key=lambda i: i.assignment_id)
+            tag = f"{first.assignment_id}.{first.rung.name}.{self.now.timestamp():.0f}"
+            for channel, chat_id in accounts[person_id]:
+                rows.append(dict(dedupe_key=f"{'esc' if escalation else 'rem'}:{tag}:p{person_id}:{channel}:{chat_id}",
+                                 person_id=person_id, channel=channel, chat_id=chat_id, payload=payload,
+                                 created_at=self.now, not_before=self.now, attempts=0, parts_sent=0,
+                                 kind="reminder", assignment_id=ids[0] if len(ids) == 1 else None))
+        self.result.messages += messages
+        for start in range(0, len(rows), CHUNK):
+            await session.exec(upsert_insert(session, OutboxMessage).on_conflict_do_nothing(
+                index_elements=["dedupe_key"]), params=rows[start:start + CHUNK])
+
+    def _escalation(self, items: list[ReminderItem]) -> Reply:
+        by_task: dict[int, list] = {}
+        for item in items:
+            entry = by_task.setdefault(item.task.id, [item.task, 0, []])
+            entry[1] += 1
+            heapq.heappush(entry[2], (-item.due_at.timestamp(), item.unit.name, item.due_at))
+            if len(entry[2]) > ESCALATION_UNITS:
+                heapq.heappop(entry[2])  # keep the worst (earliest due) ones
+        shown = {tid: (task, count, [(due, name) for _, name, due in worst])
+                 for tid, (task, count, worst) in by_task.items()}
+        return escalation_reply(shown, self.now, self.config)
+
+    async def _finish(self, firing: list[tuple[Shape, Rung]], where) -> None:
+        """Leaders' escalations (one message each, over every unit) and the watermark, in the last transaction."""
+        async with self.db.session(immediate=not self.dry_run) as session:
+            recorded: list[tuple[int, int, Shape, Rung]] = []
+            for shape, rung in firing:
+                roles = [r for r in rung.to if r not in UNIT_AUDIENCES]
+                if roles:
+                    recorded += [(aid, uid, shape, rung) for aid, uid in
+                                 await self._record_rung(session, shape, rung, roles, where)]
+            await self._count_unjoined(session, firing, where, leaders=True)
+            if recorded:
+                roles = sorted({r for _, _, _, rung in recorded for r in rung.to if r not in UNIT_AUDIENCES})
+                people, accounts = await self._people(session, roles=roles)
+                items = [(ReminderItem(aid, shape, self.units[uid], rung), rung) for aid, uid, shape, rung in recorded]
+                won: dict[int, list[ReminderItem]] = {}
+                for person in people.values():
+                    if accounts.get(person.id) or self.dry_run:
+                        won[person.id] = [item for item, rung in items if person.role in rung.to]
+                await self._queue(session, {k: v for k, v in won.items() if v}, people, accounts, escalation=True)
+            if not self.dry_run:
+                await _advance_watermark(session, self.now)
+
+    async def run(self) -> TickResult:
+        config, now = self.config, self.now
+        if not may_send(now, config.calendar, config.tz, config.quiet):
+            self.result.skipped = ("ngoài giờ gửi tin" if config.calendar.is_working_day(now.astimezone(config.tz).date())
+                                   else "không phải ngày làm việc")
+            return self.result
+        async with self.db.session() as session:
+            since = None if self.dry_run else await watermark(session)
+            where = None
+            if since is not None and since < now:
+                units_changed, staff_changed = await _dirty_units(session, since - CHANGE_LAG)
+                if not staff_changed and not fire_instants(since, now, config.ladder, config.calendar, config.tz,
+                                                           config.quiet):
+                    # what changed, each through its own index (an OR of them would scan every open row)
+                    a, lag = Assignment, since - CHANGE_LAG
+                    narrow = [select(a.id).where(a.created_at > lag), select(a.id).where(a.status_changed_at > lag),
+                              select(a.id).where(a.rearmed_at > lag)]
+                    if units_changed:
+                        narrow.append(select(a.id).where(col(a.unit_id).in_(units_changed)))
+                    where = col(a.id).in_(union(*narrow))
+            firing = await self._firing(session, where)
+            if firing:
+                for unit_id, code, name in (await session.exec(select(Unit.id, Unit.code, Unit.name))).all():
+                    self.units[unit_id] = UnitRef(unit_id, code, name)
+        if firing:
+            ids = sorted(self.units)
+            for start in range(0, len(ids), UNIT_CHUNK):
+                part = ids[start:start + UNIT_CHUNK]
+                bounded = Assignment.unit_id.between(part[0], part[-1])
+                await self._chunk(firing, bounded if where is None else and_(where, bounded))
+                # let the chat in between transactions (on SQLite: its writes too, see SQLITE_HANDOVER)
+                await asyncio.sleep(SQLITE_HANDOVER if self.db.dialect == "sqlite" and not self.dry_run else 0)
+        await self._finish(firing, where)
+        return self.result
 
 
-async def _log_reminders(session: AsyncSession, events: list[dict]) -> None:
-    """Status-log entries for the reminders this worker queued (unit, status and round from the rows)."""
-    ids = {event["assignment_id"] for event in events}
-    current = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = list(ids)[start:start + CHUNK]
-        for assignment_id, unit_id, status, round_ in (await session.exec(
-                select(Assignment.id, Assignment.unit_id, Assignment.status, Assignment.round)
-                .where(col(Assignment.id).in_(chunk)))).all():
-            current[assignment_id] = (unit_id, status, round_)
-    for event in events:
-        unit_id, status, round_ = current[event["assignment_id"]]
-        event.update(unit_id=unit_id, from_status=status, to_status=status, round=round_)
-    for start in range(0, len(events), CHUNK):
-        await session.exec(insert(StatusEvent), params=events[start:start + CHUNK])
+async def plan_reminders(db: Database, now: datetime, config: LadderConfig) -> TickResult:
+    """What a tick at ``now`` would queue (read-only; ``dondoc tick --dry-run``): every rung due and not yet
+    sent, one message per person, and who would be missed for having no chat."""
+    return await _Tick(db, now, config, dry_run=True).run()
+
+
+async def queue_reminders(db: Database, now: datetime, config: LadderConfig) -> TickResult:
+    """Queue every due reminder once, one message per person; returns what reached the outbox.
+
+    On PostgreSQL, one tick at a time across workers (an advisory lock); a worker that finds another
+    one ticking skips this minute.
+    """
+    if db.dialect != "postgresql":
+        return await _Tick(db, now, config, dry_run=False).run()
+    async with db.engine.connect() as lock:
+        if not await lock.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": TICK_LOCK}):
+            return TickResult(skipped="một tiến trình khác đang chạy lượt nhắc")
+        try:
+            return await _Tick(db, now, config, dry_run=False).run()
+        finally:
+            await lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": TICK_LOCK})
+            await lock.commit()

@@ -110,6 +110,28 @@ def next_allowed(at: datetime, calendar: WorkCalendar, tz: ZoneInfo, quiet: tupl
         local = datetime.combine(calendar.next_working_day(local.date() + timedelta(days=1)), end, tz)
 
 
+def may_send(now: datetime, calendar: WorkCalendar, tz: ZoneInfo, quiet: tuple[time, time]) -> bool:
+    """Whether a reminder may go out at ``now``: a working day, outside quiet hours."""
+    return next_allowed(now, calendar, tz, quiet) == now
+
+
+def fire_instants(since: datetime, now: datetime, ladder: tuple[Rung, ...], calendar: WorkCalendar, tz: ZoneInfo,
+                  quiet: tuple[time, time]) -> list[datetime]:
+    """The instants in (since, now] at which a rung of an assignment that did not change may fire: each
+    rung's time of day on working days, and the end of quiet hours (where rungs held back overnight, or
+    over a weekend, land). Between them only what changed can come due."""
+    found = set()
+    day = since.astimezone(tz).date() - timedelta(days=1)
+    last = now.astimezone(tz).date()
+    while day <= last:
+        for at in {rung.at for rung in ladder} | {quiet[1]}:
+            instant = next_allowed(datetime.combine(day, at, tz), calendar, tz, quiet)
+            if since < instant <= now:
+                found.add(instant)
+        day += timedelta(days=1)
+    return sorted(found)
+
+
 def rung_day(due_day: date, offset: int, calendar: WorkCalendar) -> date:
     """The working day a rung fires: counted back from the last working day on or before the due day,
     or forward from the due day itself."""
@@ -146,17 +168,29 @@ def due_reminders(
     ladder: tuple[Rung, ...], tz: ZoneInfo, quiet: tuple[time, time],
 ) -> list[DueReminder]:
     """For each open assignment, the latest rung whose time has come since its run started (at most
-    one: after downtime the bot sends where the ladder stands now, not every rung it missed)."""
+    one: after downtime the bot sends where the ladder stands now, not every rung it missed).
+
+    Nothing is due at an instant when nothing may be sent (a day that is not a working day, quiet
+    hours). A rung that came due on an earlier day (the bot was down) is left out when another rung
+    comes due later the same day: that one says where things stand.
+    """
     due: list[DueReminder] = []
+    if next_allowed(now, calendar, tz, quiet) != now:
+        return due
+    today = now.astimezone(tz).date()
     latest: dict[tuple, tuple[datetime, Rung] | None] = {}  # assignments of one task share their schedule
     for view in assignments:
         if view.status not in OPEN:
             continue
         shape = (view.status, view.due_at, view.created_at, view.anchor)
         if shape not in latest:
-            passed = [(at, rung) for at, rung in schedule(view, ladder, calendar, tz, quiet)
-                      if view.anchor <= at <= now]
-            latest[shape] = passed[-1] if passed else None
+            times = [(at, rung) for at, rung in schedule(view, ladder, calendar, tz, quiet) if view.anchor <= at]
+            passed = [(at, rung) for at, rung in times if at <= now]
+            found = passed[-1] if passed else None
+            if found is not None and found[0].astimezone(tz).date() < today and any(
+                    at > now and at.astimezone(tz).date() == today for at, _ in times):
+                found = None  # stale: today's own rung comes later this morning
+            latest[shape] = found
         found = latest[shape]
         if found is not None:
             due.append(DueReminder(view, found[1], found[0]))

@@ -70,10 +70,17 @@ class Database:
         return self.engine.dialect.name
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits on success, rolls back on any error."""
+    async def session(self, *, immediate: bool = False) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits on success, rolls back on any error.
+
+        ``immediate`` (SQLite): take the write lock at the start (``BEGIN IMMEDIATE``), waiting up to the
+        busy timeout for another writer, for work that reads and then writes a lot (the reminder tick):
+        a plain transaction that read before another process's commit fails with "database is locked"
+        when it then writes, whatever the busy timeout."""
         async with self._sessions() as session:
             try:
+                if immediate and self.dialect == "sqlite":
+                    await (await session.connection()).exec_driver_sql("BEGIN IMMEDIATE")
                 yield session
                 await session.commit()
             except BaseException:

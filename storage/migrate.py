@@ -27,7 +27,19 @@ async def upgrade(db: Database, revision: str = "head") -> None:
     """Create or upgrade the schema; safe to run any number of times."""
 
     def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
+        # SQLite alters a table by copying it (Alembic's batch mode): the copy drops the old table, which
+        # other tables' foreign keys point at. So foreign keys are off while migrating (SQLite's own
+        # procedure for altering tables), checked once at the end, and on again.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        try:
+            command.upgrade(alembic_config(connection), revision)
+            if sqlite and (broken := connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()):
+                raise RuntimeError(f"migration left rows whose foreign keys point nowhere: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
     async with db.engine.begin() as connection:
         await connection.run_sync(run)

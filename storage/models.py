@@ -176,6 +176,10 @@ class Assignment(SQLModel, table=True):
         UniqueConstraint("task_id", "unit_id"),
         # covers the board's grouped counts (by status and task, overdue, late, per unit) without the rows
         Index("ix_assignment_board", "status", "task_id", "due_at_override", "submitted_at", "unit_id"),
+        # the reminder tick reads "what changed since its watermark" through these
+        Index("ix_assignment_created_at", "created_at"),
+        Index("ix_assignment_status_changed_at", "status_changed_at"),
+        Index("ix_assignment_rearmed_at", "rearmed_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="task.id", index=True)
@@ -258,8 +262,27 @@ class OutboxMessage(SQLModel, table=True):
     failed_at: datetime | None = _instant(default=None, nullable=True)
     claimed_until: datetime | None = _instant(default=None, nullable=True)
     sent_message_id: str | None = Field(default=None, max_length=64)
+    parts_sent: int = 0
+    """How many parts of a multi-part message the platform has accepted (a retry resumes after them)."""
     assignment_id: int | None = Field(default=None, foreign_key="assignment.id", index=True)
     kind: str = Field(default="notice", max_length=32)
+
+
+class ReminderSent(SQLModel, table=True):
+    """One rung of the reminder ladder, recorded once: its dedupe key (assignment, round, rung, due instant).
+    A person's reminders of one tick travel together in one outbox message (its payload lists the
+    assignments), recorded in the same transaction as that message, so batching never sends a rung twice
+    nor loses one. A rung is recorded when someone of its audience can be reached."""
+
+    __table_args__ = (UniqueConstraint("assignment_id", "round", "rung", "due_at", name="uq_remindersent_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assignment_id: int = Field(foreign_key="assignment.id")
+    round: int
+    rung: str = Field(max_length=32)
+    due_at: datetime = _instant()
+    """The unit's due instant the rung was computed for (the "assigned" notice: the epoch, once per assignment)."""
+    unit_id: int = Field(foreign_key="unit.id")
+    created_at: datetime = _instant()
 
 
 class AuditEvent(SQLModel, table=True):

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, exists, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.channels import mark_identity_unreachable
 from storage.db import upsert_insert
-from storage.models import ChannelIdentity, OutboxMessage, Person
+from storage.models import ChannelIdentity, OutboxMessage, Person, Unit
 
 MAX_ATTEMPTS = 8
 
@@ -51,6 +51,31 @@ async def recipients(session: AsyncSession, person_ids: list[int] | None) -> lis
     return list(chosen.values())
 
 
+async def people_without_chat(session: AsyncSession) -> list[tuple[Unit | None, list[Person]]]:
+    """Active people with no linked chat account on any channel (they have not joined), by unit (units in
+    code order, people by name): the bot cannot reach them, so they are shown, never skipped silently
+    (``dondoc tick``, the digest's "Chưa tham gia" line, ``dondoc invite --missing``)."""
+    joined = select(ChannelIdentity.id).where(ChannelIdentity.person_id == Person.id).exists()
+    rows = (await session.exec(
+        select(Person, Unit).join(Unit, Unit.id == Person.unit_id, isouter=True)
+        .where(Person.active == True, ~joined)  # noqa: E712
+        .order_by(Unit.code, Person.name, Person.id))).all()
+    grouped: dict[int | None, tuple[Unit | None, list[Person]]] = {}
+    for person, unit in rows:
+        grouped.setdefault(unit.id if unit else None, (unit, []))[1].append(person)
+    return list(grouped.values())
+
+
+async def channels_by_person(session: AsyncSession) -> dict[int, list[str]]:
+    """Person id → the channels they have linked (``telegram``, ``zalo``, …), in the order they joined."""
+    found: dict[int, list[str]] = {}
+    for person_id, channel in (await session.exec(
+            select(ChannelIdentity.person_id, ChannelIdentity.channel).order_by(ChannelIdentity.id))).all():
+        if channel not in found.setdefault(person_id, []):
+            found[person_id].append(channel)
+    return found
+
+
 async def enqueue(
     session: AsyncSession,
     *,
@@ -81,6 +106,23 @@ async def enqueue(
     return result.rowcount == 1
 
 
+def deliverable():
+    """The hold, in one place: a message to a chat the platform said cannot be reached (blocked the bot),
+    or to a person none of whose chats can be, is not tried (it stays queued) until they write again
+    (``release_held``; ``storage.channels.touch_identity`` for the chat they write from)."""
+    person_held = exists().where(Person.id == OutboxMessage.person_id, Person.unreachable_since != None)  # noqa: E711
+    chat_held = exists().where(ChannelIdentity.channel == OutboxMessage.channel,
+                               ChannelIdentity.chat_id == OutboxMessage.chat_id,
+                               ChannelIdentity.unreachable_since != None)  # noqa: E711
+    return and_(~person_held, ~chat_held)
+
+
+async def release_held(session: AsyncSession, person: Person) -> None:
+    """The person wrote to us again: they can be reached, and their held messages go out."""
+    if person.unreachable_since is not None:
+        person.unreachable_since = None
+
+
 async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: timedelta,
                 channels: list[str] | None = None) -> list[OutboxMessage]:
     """Take up to ``limit`` due messages for ``lease``; other senders skip them meanwhile."""
@@ -90,6 +132,7 @@ async def claim(session: AsyncSession, *, now: datetime, limit: int, lease: time
         OutboxMessage.failed_at == None,  # noqa: E711
         OutboxMessage.not_before <= now,
         or_(OutboxMessage.claimed_until == None, OutboxMessage.claimed_until < now),  # noqa: E711
+        deliverable(),
     )
     # Oldest first by when it was queued: a message that had to wait (a retry, a rate limit) goes
     # before newer ones once it is due, not behind the whole backlog.
@@ -114,6 +157,14 @@ async def mark_sent(session: AsyncSession, message_id: int, *, now: datetime, pl
     await session.exec(
         update(OutboxMessage).where(OutboxMessage.id == message_id)
         .values(sent_at=now, sent_message_id=platform_message_id, claimed_until=None, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_parts_sent(session: AsyncSession, message_id: int, parts: int) -> None:
+    """The platform accepted the first ``parts`` parts of a multi-part message: a retry starts after them."""
+    await session.exec(
+        update(OutboxMessage).where(OutboxMessage.id == message_id).values(parts_sent=parts)
         .execution_options(synchronize_session=False)
     )
 

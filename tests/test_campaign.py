@@ -71,10 +71,10 @@ async def run_campaign(db, events: dict[datetime, list]) -> dict[date, list[tupl
             for action in events.get(moment, []):
                 await action()
             if moment.time() in TICKS:
-                async with db.session() as session:
-                    for message in await queue_reminders(session, moment, CONFIG):
-                        received[day].append((message.person.name, f"{message.person.role}@{message.unit.code}",
-                                              message.rung, tasks.index(message.task.id)))
+                for message in await queue_reminders(db, moment, CONFIG):
+                    for item in message.items:
+                        received[day].append((message.person.name, f"{message.person.role}@{item.unit.code}",
+                                              item.rung.name, tasks.index(item.task.id)))
         day += timedelta(days=1)
     return received
 
@@ -117,7 +117,7 @@ async def test_a_unit_that_submits_early_hears_nothing_more(campaign):
     assert vp == [(date(2024, 11, 1), "assigned"), (date(2024, 11, 1), "assigned"), (date(2024, 11, 12), "soon")]
 
 
-async def test_leaders_get_one_escalation_per_task_naming_the_units(db, campaign):
+async def test_leaders_get_one_escalation_per_tick_listing_tasks_and_naming_the_units(db, campaign):
     escalations = {day: of(campaign, day, rung="escalated") for day in campaign if of(campaign, day, rung="escalated")}
     leaders = ["Hoàng Thị Mai", "Lê Quang Vinh"]
     # 15/11 tasks escalate on 20/11; the "before 20/11" tasks (due 19/11) on 22/11; 22/11 tasks on 27/11
@@ -130,7 +130,10 @@ async def test_leaders_get_one_escalation_per_task_naming_the_units(db, campaign
         message = (await session.exec(select(OutboxMessage).where(
             OutboxMessage.dedupe_key.like("esc:%"), OutboxMessage.person_id == 1))).all()
         texts = [m.payload["text"] for m in message]
-    task0 = next(text for text in texts if "Kế hoạch CCHC" in text)
+    # one escalation per leader per tick: 20/11 lists tasks 0, 1 and 2 in one message
+    assert len([m for m in message if m.created_at.astimezone(VN).date() == date(2024, 11, 20)]) == 1
+    sections = [section for text in texts for section in text.split("\n\n")]
+    task0 = next(section for section in sections if "Kế hoạch CCHC" in section)
     assert "• Phòng Văn hóa và Thông tin" in task0 and "Phòng Tài chính - Kế hoạch" not in task0
     assert "Văn phòng HĐND" not in task0 and "Phòng Nội vụ" not in task0
 
@@ -157,11 +160,10 @@ async def test_nothing_is_sent_at_night_or_on_weekends_and_nothing_twice(campaig
 
 
 async def test_a_restart_mid_campaign_queues_nothing_again(db, campaign):
-    async with db.session() as session:
-        again = await plan_reminders(session, vn(2024, 11, 30, 12), CONFIG)
-        assert again == []
-        queued = await queue_reminders(session, vn(2024, 11, 30, 12), CONFIG)
-        assert queued == []
+    again = await plan_reminders(db, vn(2024, 11, 30, 12), CONFIG)
+    assert again.messages == []
+    queued = await queue_reminders(db, vn(2024, 11, 30, 12), CONFIG)
+    assert queued.messages == []
 
 
 async def test_a_deadline_next_to_national_day(db):
@@ -176,10 +178,10 @@ async def test_a_deadline_next_to_national_day(db):
     got = []
     day = date(2024, 8, 20)
     while day <= date(2024, 9, 12):
-        async with db.session() as session:
-            for message in await queue_reminders(session, datetime.combine(day, time(8), VN), CONFIG):
-                if message.task.title == "Báo cáo đột xuất" and message.person.role in ("officer", "leader"):
-                    got.append((day, message.person.role, message.rung))
+        for message in await queue_reminders(db, datetime.combine(day, time(8), VN), CONFIG):
+            for item in message.items:
+                if item.task.title == "Báo cáo đột xuất" and message.person.role in ("officer", "leader"):
+                    got.append((day, message.person.role, item.rung.name))
         day += timedelta(days=1)
     # working days before 04/09: 30/08 (Fri) is one, 29/08 two, 28/08 three; after: 05/09 one, 09/09 three
     assert got == [(date(2024, 8, 21), "officer", "assigned"), (date(2024, 8, 28), "officer", "soon"),

@@ -189,3 +189,84 @@ def test_task_add_refuses_an_empty_title_and_asks_before_a_past_deadline(env):
     assert forced.exit_code == 0 and "Vẫn tạo" not in forced.output
     future = call("task", "add", "--title", "Báo cáo mới", "--deadline", "chậm nhất ngày 15/12/2099", "--units", "NV")
     assert future.exit_code == 0 and "Vẫn tạo" not in future.output
+
+
+def _next_working_morning(weeks: int) -> str:
+    from datetime import date, timedelta
+
+    from schedules.calendar import WorkCalendar
+
+    calendar = WorkCalendar()
+    day = calendar.next_working_day(date.today() + timedelta(weeks=weeks))
+    return f"{day:%Y-%m-%d} 07:30"
+
+
+def _bind(env, name: str) -> None:
+    import asyncio
+    from datetime import datetime, timezone
+
+    from sqlmodel import select
+
+    from storage.db import Database
+    from storage.models import Person
+    from storage.queries import bind_identity
+
+    async def work():
+        db = Database(f"sqlite:///{env / 'data' / 'dondoc.db'}")
+        async with db.session() as session:
+            person = (await session.exec(select(Person).where(Person.name == name))).one()
+            await bind_identity(session, person, channel="telegram", external_id="4242", chat_id="4242",
+                                username=None, now=datetime.now(timezone.utc))
+        await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_tick_names_the_people_who_have_not_joined_and_roster_list_shows_channels(env):
+    call("demo")
+    _bind(env, "Võ Thị Lan")
+    at = _next_working_morning(5)
+    added = call("task", "add", "--title", "Báo cáo nhanh", "--deadline", f"chậm nhất ngày {at[8:10]}/{at[5:7]}/{at[:4]}",
+                 "--units", "all")
+    assert added.exit_code == 0, added.output
+    dry = call("tick", "--at", at, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "Sẽ gửi" in dry.output and "Võ Thị Lan (VP)" in dry.output
+    assert "tin không gửi được:" in dry.output and "người chưa tham gia" in dry.output
+    assert "Thị trấn Hồ Xá: Nguyễn Văn An" in dry.output
+    real = call("tick", "--at", at)
+    assert real.exit_code == 0 and "Đã xếp hàng gửi" in real.output and "Thị trấn Hồ Xá: Nguyễn Văn An" in real.output
+    listing = call("roster", "list").output
+    assert "Võ Thị Lan — công chức phụ trách, VP · kênh: Telegram" in listing
+    assert "Nguyễn Văn An — công chức phụ trách, HOXA · chưa tham gia" in listing
+
+
+def test_tick_on_a_day_off_sends_nothing_and_says_why(env):
+    call("demo")
+    result = call("tick", "--at", "2027-01-01 08:00", "--dry-run")
+    assert result.exit_code == 0 and "không phải ngày làm việc" in result.output
+
+
+def test_invite_missing_writes_a_printable_sheet_with_a_qr_code_each(env, monkeypatch):
+    from openpyxl import load_workbook
+
+    call("demo")
+    _bind(env, "Võ Thị Lan")
+    monkeypatch.setenv("BOT_USERNAME", "dondoc_bot")
+    sheet_path = env / "moi.xlsx"
+    result = call("invite", "--missing", "--xlsx", str(sheet_path))
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("— ")]
+    assert lines and not any("Võ Thị Lan" in line for line in lines)
+    assert any(line.startswith("— Nguyễn Văn An (HOXA): ") and "https://t.me/dondoc_bot?start=" in line
+               for line in lines)
+    sheet = load_workbook(sheet_path).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == len(lines) and len(sheet._images) == len(lines)
+    assert [cell.value for cell in sheet[1]] == ["Họ và tên", "Đơn vị", "Vai trò", "Mã mời", "Đường dẫn", "Hết hạn",
+                                                 "Mã QR"]
+    an = next(row for row in rows if row[0] == "Nguyễn Văn An")
+    assert an[1] == "Thị trấn Hồ Xá" and an[4] == f"https://t.me/dondoc_bot?start={an[3]}"
+    assert sheet._images[0]._data()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert call("invite", "--missing", "--xlsx", str(env / "moi.txt")).exit_code == 1
+    assert call("invite", "--xlsx", str(sheet_path)).exit_code == 1

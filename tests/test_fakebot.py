@@ -626,23 +626,26 @@ async def test_strict_lengths_in_code_points_after_trimming_and_keyboard_limits(
 async def test_a_direct_reply_waits_out_a_429_instead_of_being_lost() -> None:
     """The bot's answer to someone's message, in several parts, against a fake allowing one message at once
     per chat: the answer arrives whole, in order (the outbox sender is not patient: it reschedules)."""
+    from bot.sender import Limits, RateLimiter
     from bot.telegram import send_reply
     from handlers.chat import Reply
 
+    # no pacing on our side (the bot's limiter would avoid the 429 altogether), so the fake's 429 comes
+    unpaced = RateLimiter(Limits(global_per_s=1000, per_chat_interval_s=0))
     async with FakeBotApi(rate_limits=RateLimits(per_chat_burst=1)) as fake:
         bot = fake.make_bot()
         try:
             fake.user(1001, "An").send_text("/review")
             text = "\n".join(f"dòng {n} " + "x" * 3000 for n in range(3))  # three messages (4,096 each at most)
-            await send_reply(bot, 1001, Reply(text), patient=True)
+            await send_reply(bot, 1001, Reply(text), patient=True, limiter=unpaced)
             assert [m.text.split()[1] for m in fake.messages_to(1001)] == ["0", "1", "2"]
             assert fake.too_many_requests >= 1
             with pytest.raises(TelegramRetryAfter):  # the sender's way: nothing went, it reschedules
-                await send_reply(bot, 1001, Reply("không chờ"), patient=False)
+                await send_reply(bot, 1001, Reply("không chờ"), patient=False, limiter=unpaced)
             # Once a first part has gone, the rest waits too: giving up would send that part twice.
             fake.advance(5)
             before = len(fake.messages_to(1001))
-            await send_reply(bot, 1001, Reply(text), patient=False)
+            await send_reply(bot, 1001, Reply(text), patient=False, limiter=unpaced)
             assert [m.text.split()[1] for m in fake.messages_to(1001)[before:]] == ["0", "1", "2"]
         finally:
             await bot.session.close()

@@ -32,10 +32,20 @@ async def test_scheduled_reminder_in_telegram_and_a_pdf_replied_to_it_is_filed_f
         # APScheduler's triggers run on the wall clock; the job itself reads the test's clock
         app.scheduler.get_job("tick").modify(next_run_time=datetime.now(timezone.utc))
         reminder = await officer.next_message(lambda m: "⏰" in (m.text or ""))
-        assert "Văn phòng HĐND và UBND huyện chưa nộp" in reminder.text
-        assert [b["text"] for b in reminder.buttons[0]] == ["📤 Nộp ngay", "🕒 Xin gia hạn"]
-        assignment_id = int(reminder.callback_data[0].split(":")[1])
+        # one message for the unit's tasks: the ones due tomorrow and the notices the officer joined after
+        assert reminder.text.startswith("🔔 Nhắc việc: Văn phòng HĐND và UBND huyện có ")
+        assert "#1 «" in reminder.text and "⏰ còn 1 ngày làm việc" in reminder.text
+        labels = [b["text"] for row in reminder.buttons for b in row]
+        assert labels and all(label.startswith("📤 Nộp #") for label in labels)
+        assert len([m for m in fake.messages_to(reminder.chat_id) if "Nhắc việc" in (m.text or "")]) == 1
+        # a PDF replied to it without naming the task: the bot asks which, among that message's tasks only
         officer.send_document(pdf_factory.make_signed_pdf()[0], "tra-loi-nhac-viec.pdf", reply_to=reminder.message_id)
+        question = await officer.next_message(lambda m: "dùng cho nhiệm vụ nào" in (m.text or ""))
+        picks = [d for d in question.callback_data if d.startswith("pick:")]
+        assert sorted(int(d.split(":")[1]) for d in picks) == sorted(
+            int(d.split(":")[1]) for d in reminder.callback_data)
+        assignment_id = int(reminder.callback_data[0].split(":")[1])
+        officer.press(question, f"pick:{assignment_id}")
         receipt = await officer.next_message(lambda m: "Đã nhận" in (m.text or ""))
         assert "Lần nộp: 1" in receipt.text
         async with app.db.session() as session:
@@ -50,7 +60,7 @@ async def test_reminders_reach_console_identities(sqlite_db):
         officer = (await session.exec(select(Person).where(Person.name == "Nguyễn Văn An"))).one()
         await bind_identity(session, officer, channel="console", external_id=str(officer.id),
                             chat_id=str(officer.id), username=None, now=vn(2026, 11, 21, 9))
-        queued = await queue_reminders(session, vn(2026, 12, 4, 7, 30), CONFIG)
+    queued = await queue_reminders(sqlite_db, vn(2026, 12, 4, 7, 30), CONFIG)
     assert [m.person.name for m in queued] == ["Nguyễn Văn An"]
     script = Script()
     send_clock = FixedClock(vn(2026, 12, 4, 7, 30))

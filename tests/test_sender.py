@@ -458,21 +458,74 @@ async def test_a_timeout_after_telegram_accepted_the_message_sends_it_twice(impa
     assert h1.sent_at is not None
 
 
-async def test_blocked_bot_fails_the_message_and_marks_the_person_unreachable(world):
-    people = await seed(world.db, [("d1", 701), ("d2", 701), ("e1", 702)])
+async def test_a_blocked_persons_queue_is_held_and_released_when_they_write_again(world):
+    people = await seed(world.db, [("d1", 701), ("d2", 701), ("d3", 701), ("e1", 702)])
     world.fake.user(701, "Bình").block_bot(notify=False)
     await world.sender.drain()
     state = await rows(world.db)
-    for key in ("d1", "d2"):
-        assert state[key].failed_at is not None and state[key].sent_at is None
-        assert state[key].last_error.startswith("unreachable: ") and "blocked" in state[key].last_error
+    assert len(world.fake.calls_of("sendMessage")) == 2  # d1 (403) and e1: d2, d3 were not tried
+    assert state["d1"].last_error.startswith("unreachable: ") and "blocked" in state["d1"].last_error
+    for key in ("d1", "d2", "d3"):  # held, not failed: nothing is lost
+        assert state[key].failed_at is None and state[key].sent_at is None and state[key].attempts == 0
     assert state["e1"].sent_at is not None
-    assert (await world.person(people[701])).unreachable_since == state["d1"].failed_at
+    assert (await world.person(people[701])).unreachable_since is not None
     assert (await world.person(people[702])).unreachable_since is None
 
     calls = world.calls()
     world.time.advance_to(86_400)
-    assert await world.sender.drain() == 0 and world.calls() == calls  # not retried
+    assert await world.sender.drain() == 0 and world.calls() == calls  # held: not tried a day later either
+
+    world.fake.user(701, "Bình").unblock_bot()
+    async with world.db.session() as session:  # they write again (``Conversation.handle`` calls this)
+        await outbox.release_held(session, await session.get(Person, people[701]))
+    await world.sender.drain()
+    assert order_by_chat(world.fake)[701] == ["d1", "d2", "d3"]
+    assert all(m.sent_at is not None for m in (await rows(world.db)).values())
+
+
+class PartTwoLimited(FakeBotApi):
+    """Answers the second sendMessage with a 429 (retry after 5 s)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.arrived = 0
+
+    def _api_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        result = super()._api_sendMessage(params)
+        self.arrived += 1
+        if self.arrived == 1:
+            self.fail_next("sendMessage", 429, "Too Many Requests: retry after 5", retry_after=5)
+        return result
+
+
+async def test_a_429_on_part_2_of_3_sends_parts_2_and_3_once_each(db):
+    time_ = VirtualTime()
+    fake = PartTwoLimited(clock=time_.monotonic)
+    await fake.start()
+    bot = Bot(fake.token, session=AiohttpSession(api=fake.api_server))
+    try:
+        world = World(db, fake, bot, time_)
+        fake.user(801, "Chi").has_written = True
+        long = "\n".join(f"[p{part}] " + "x" * 4000 for part in (1, 2, 3))  # three Telegram-sized parts
+        await seed(db, [("long", 801)], texts={"long": long})
+        await world.sender.drain()
+        (message,) = (await rows(db)).values()
+        assert message.parts_sent == 1 and message.sent_at is None and message.attempts == 0
+        limited_at = fake.messages_to(801)[0].time + 1.0  # part 2 went a chat interval after part 1
+        assert message.not_before >= T0 + timedelta(seconds=limited_at + 5)
+        assert [m.text[:4] for m in fake.messages_to(801)] == ["[p1]"]
+        resume = (message.not_before - T0).total_seconds()
+        time_.advance_to(resume)
+        await world.sender.drain()
+        sent = fake.messages_to(801)
+        assert [m.text[:4] for m in sent] == ["[p1]", "[p2]", "[p3]"]  # part 1 not again; 2 and 3 once each
+        assert sent[1].time >= resume and sent[2].time - sent[1].time >= 1.0  # paced: one a second per chat
+        (message,) = (await rows(db)).values()
+        assert message.sent_at is not None and message.parts_sent == 2
+        assert len(fake.calls_of("sendMessage")) == 4  # p1, the refused p2, p2, p3
+    finally:
+        await bot.session.close()
+        await fake.close()
 
 
 @pytest.fixture
@@ -491,8 +544,8 @@ async def test_a_permanent_400_fails_the_message_once(strict_world):
     assert "message text is empty" in state["p1"].last_error
     assert state["p2"].sent_at is not None  # the next message of the chat is not held back by it
     assert (await world.person(people[801])).unreachable_since is None
-    # "chat not found" is a 400 too, but says the person cannot be reached.
-    assert state["q1"].failed_at is not None and "chat not found" in state["q1"].last_error
+    # "chat not found" is a 400 too, but says the person cannot be reached: held until they write again
+    assert state["q1"].failed_at is None and state["q1"].sent_at is None and "chat not found" in state["q1"].last_error
     assert (await world.person(people[802])).unreachable_since is not None
 
     world.time.advance_to(86_400)
@@ -688,3 +741,25 @@ async def test_an_unreachable_person_gets_nothing_queued_until_they_write_again(
     async with sqlite_db.session() as session:
         assert (await session.get(Person, person.id)).unreachable_since is None
         assert await notify(session, [person.id], Reply("x"), key="k2", now=vn(2026, 11, 21, 13)) == 1
+
+
+async def test_a_direct_reply_that_hits_a_429_is_retried_and_a_long_one_is_paced(db):
+    from bot.telegram import send_reply
+
+    time_ = VirtualTime()
+    fake = PartTwoLimited(clock=time_.monotonic)
+    await fake.start()
+    bot = Bot(fake.token, session=AiohttpSession(api=fake.api_server))
+    try:
+        fake.user(901, "An").has_written = True
+        limiter = RateLimiter(Limits(), monotonic=time_.monotonic)  # the one the outbox sender shares
+        long = "\n".join(f"[p{part}] " + "x" * 4000 for part in (1, 2, 3))
+        await send_reply(bot, 901, Reply(long), limiter=limiter, sleep=time_.sleep)
+        sent = fake.messages_to(901)
+        assert [m.text[:4] for m in sent] == ["[p1]", "[p2]", "[p3]"]  # nothing dropped, nothing twice
+        assert sent[1].time - sent[0].time >= 5.0  # the 429's retry_after was waited out
+        assert sent[2].time - sent[1].time >= 1.0  # paced: one a second per chat
+        assert len(fake.calls_of("sendMessage")) == 4
+    finally:
+        await bot.session.close()
+        await fake.close()
