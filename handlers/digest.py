@@ -46,7 +46,7 @@ from storage.models import (
     Task,
     Unit,
 )
-from storage.outbox import recipients
+from storage.outbox import people_without_chat, recipients
 from storage.queries import (
     TaskBoard,
     TaskSummary,
@@ -58,7 +58,6 @@ from storage.queries import (
     unit_lines,
     unit_order,
     unit_ranking,
-    unjoined_people,
 )
 from storage.status import OPEN_STATUSES, OPEN_VALUES
 
@@ -588,7 +587,7 @@ async def build_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
         reviews=reviews, review_count=review_count,
         extensions=await extensions_waiting(session, numbers),
         unreachable=await unreachable_people(session),
-        unjoined=await unjoined_people(session),
+        unjoined=[(person, unit) for unit, people in await people_without_chat(session) for person in people],
         ranking=await unit_ranking(session, now),
     )
     digest.text = render_digest(digest, tz, calendar)

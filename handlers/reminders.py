@@ -372,6 +372,8 @@ class _Tick:
         returned_type = Assignment.__table__.c.status_changed_at.type
         shapes = []
         for task_id, status, override, phrase, created, returned, rearmed in rows:
+            if tasks[task_id].archived_at is not None:  # archived by a coordinator: off the board, no reminders
+                continue
             if isinstance(returned, str):
                 returned = returned_type.process_result_value(datetime.fromisoformat(returned), None)
             shapes.append(Shape(tasks[task_id], status, override, phrase, created, returned, rearmed))

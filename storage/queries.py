@@ -684,14 +684,3 @@ async def archive_task(session: AsyncSession, task: Task, *, person: Person | No
                            details={"title": task.title}))
     await session.flush()
     return True
-
-
-async def unjoined_people(session: AsyncSession) -> list[tuple[Person, Unit | None]]:
-    """Active people with no chat account at all (never joined): the reminders cannot reach them."""
-    joined = select(ChannelIdentity.person_id)
-    query = (
-        select(Person, Unit).join(Unit, Unit.id == Person.unit_id, isouter=True)
-        .where(Person.active == True, col(Person.id).not_in(joined))  # noqa: E712
-        .order_by(Person.id)
-    )
-    return list((await session.exec(query)).all())

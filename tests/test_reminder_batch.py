@@ -258,3 +258,21 @@ async def test_reminders_queued_before_batching_still_count_as_sent(tmp_path):
         assert rows[1].due_at == rows[2].due_at == vn(2026, 12, 4, 23, 59, 59)
     finally:
         await db.dispose()
+
+
+async def test_an_archived_task_is_not_reminded(db):
+    from storage.models import Task
+    from storage.queries import archive_task
+
+    people = await office(db)
+    kept = await add_task(db, "Báo cáo còn theo dõi", vn(2026, 12, 4, 23, 59, 59))
+    archived = await add_task(db, "Báo cáo đã lưu trữ", vn(2026, 12, 4, 23, 59, 59))
+    async with db.session() as session:
+        assert await archive_task(session, await session.get(Task, archived.id), person=people["Lãnh đạo"],
+                                  now=CREATED, actor="test")
+    await queue_reminders(db, vn(2026, 11, 2, 9, 5), CONFIG)
+    today = await queue_reminders(db, vn(2026, 12, 4, 7, 30), CONFIG)
+    assert today.messages
+    texts = await texts_for(db, people["Cán bộ Một"])
+    assert any(f"#{kept.id}" in text for text in texts)
+    assert not any(f"#{archived.id}" in text for text in texts)
