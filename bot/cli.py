@@ -277,7 +277,8 @@ def digest(
         now = instant or app.clock.now()
         async with app.db.session() as session:
             if preview:
-                built = await build_digest(session, now=now, tz=tz, calendar=app.calendar, since=None)
+                built = await build_digest(session, now=now, tz=tz, calendar=app.calendar, since=None,
+                                           zalo_quota=app.settings.zalo_monthly_quota)
                 folder = out or app.settings.data_dir / "digest"
                 folder.mkdir(parents=True, exist_ok=True)
                 written = [folder / built.chart_name, folder / built.workbook_name]
@@ -286,7 +287,7 @@ def digest(
                 return built.text, written
             working = app.calendar.is_working_day(now.astimezone(tz).date())
             return await queue_digest(session, now=now, tz=tz, calendar=app.calendar, since=None,
-                                      blobs=app.ctx.blobs), working
+                                      blobs=app.ctx.blobs, zalo_quota=app.settings.zalo_monthly_quota), working
 
     result = with_app(work)
     if preview:

@@ -60,7 +60,7 @@ async def digest(app: App, now: datetime) -> int:
     since = await last_digest_at(app)
     async with app.db.session() as session:
         count = await queue_digest(session, now=now, tz=app.settings.tz, calendar=app.calendar, since=since,
-                                   blobs=app.ctx.blobs)
+                                   blobs=app.ctx.blobs, zalo_quota=app.settings.zalo_monthly_quota)
     if count and app.wake_sender is not None:
         app.wake_sender()
     return count

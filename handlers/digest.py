@@ -28,6 +28,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from handlers import messages as m
 from handlers import texts as t
 from handlers.chat import CHANNEL_LIMITS, OutFile, Reply
 from handlers.export import board_files, shorten
@@ -46,6 +47,7 @@ from storage.models import (
     Task,
     Unit,
 )
+from storage.channels import sent_this_month
 from storage.outbox import people_without_chat, recipients
 from storage.queries import (
     TaskBoard,
@@ -184,6 +186,9 @@ class Digest:
     unreachable: list[UnreachablePerson] = field(default_factory=list)
     unjoined: list[tuple[Person, Unit | None]] = field(default_factory=list)
     ranking: list[UnitRank] = field(default_factory=list)
+    zalo_sent: int = 0
+    """Zalo messages sent this calendar month (plans have a monthly quota)."""
+    zalo_quota: int | None = None
     chart_key: str | None = None
     workbook_key: str | None = None
 
@@ -503,6 +508,13 @@ def ranking_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -
     return ["", "📉 ĐƠN VỊ ĐÚNG HẠN THẤP NHẤT"] + body
 
 
+def zalo_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
+    if not d.zalo_sent and not d.zalo_quota:
+        return []
+    quota = f"/{m.number(d.zalo_quota)} ({d.zalo_sent * 100 // d.zalo_quota}% hạn mức)" if d.zalo_quota else ""
+    return ["", f"📨 Tin Zalo đã gửi tháng này: {m.number(d.zalo_sent)}{quota}"]
+
+
 def footer_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) -> list[str]:
     return ["", "📎 Kèm biểu đồ và bảng Excel chi tiết. Gõ /status để xem đầy đủ."] if d.entries else []
 
@@ -510,7 +522,7 @@ def footer_section(d: Digest, tz: ZoneInfo, calendar: WorkCalendar, cap: int) ->
 DigestSection = Callable[[Digest, ZoneInfo, WorkCalendar, int], list[str]]
 DIGEST_SECTIONS: list[DigestSection] = [
     overview_section, overdue_section, due_soon_section, submissions_section, reviews_section,
-    extensions_section, unreachable_section, unjoined_section, ranking_section, footer_section,
+    extensions_section, unreachable_section, unjoined_section, ranking_section, zalo_section, footer_section,
 ]
 """The digest's text, in order; each section gets the list cap to use."""
 TEXT_LIMIT = CHANNEL_LIMITS["telegram"].text
@@ -559,7 +571,7 @@ def _capped_blocks(body: list[str], tasks: list[OverdueTask], cap: int = LIST_CA
 
 
 async def build_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar,
-                       since: datetime | None) -> Digest:
+                       since: datetime | None, zalo_quota: int | None = None) -> Digest:
     """Everything leaders and coordinators read in the morning, computed at ``now``.
 
     ``since`` is when the previous digest was made; None means ``default_since`` (the previous
@@ -589,6 +601,8 @@ async def build_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
         unreachable=await unreachable_people(session),
         unjoined=[(person, unit) for unit, people in await people_without_chat(session) for person in people],
         ranking=await unit_ranking(session, now),
+        zalo_sent=await sent_this_month(session, channel="zalo", month=now.astimezone(tz).strftime("%Y-%m")),
+        zalo_quota=zalo_quota,
     )
     digest.text = render_digest(digest, tz, calendar)
     from handlers.workflows import with_digest_sections  # issue 11: explanations, progress counts
@@ -716,7 +730,7 @@ async def queue_unit_summaries(session: AsyncSession, *, now: datetime, tz: Zone
 
 
 async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar,
-                       since: datetime | None, blobs=None) -> int:
+                       since: datetime | None, blobs=None, zalo_quota: int | None = None) -> int:
     """Queue today's digest to every leader and coordinator (and, on Mondays, each unit head's summary).
 
     Once per local date whoever calls it (dedupe keys); nothing on days off. Returns how many
@@ -729,7 +743,7 @@ async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
     queued = 0
     people = [p.id for p in await people_with_roles(session, list(DIGEST_ROLES))]
     if people and not await _already_queued(session, digest_key(day), people):
-        digest = await build_digest(session, now=now, tz=tz, calendar=calendar, since=since)
+        digest = await build_digest(session, now=now, tz=tz, calendar=calendar, since=since, zalo_quota=zalo_quota)
         if blobs is not None:
             digest.store_files(blobs)
         queued += await notify(session, people, digest.reply(), key=digest_key(day), now=now, kind="digest")

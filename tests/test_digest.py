@@ -398,3 +398,16 @@ def test_cli_digest_queues_once_and_not_on_a_day_off(env):
     assert second.exit_code == 0 and "Không có tin mới" in second.output
     weekend = call("digest", "--at", "2024-11-23 07:30")
     assert weekend.exit_code == 0 and "ngày nghỉ" in weekend.output
+
+
+async def test_the_digest_shows_the_zalo_messages_sent_this_month(demo, calendar):
+    from storage.channels import count_sent
+
+    async with demo.session() as session:
+        quiet = await build_digest(session, now=NOW, tz=VN, calendar=calendar, since=None)
+        assert "Tin Zalo" not in quiet.text  # no Zalo, no line
+        await count_sent(session, channel="zalo", month=NOW.astimezone(VN).strftime("%Y-%m"), messages=2450)
+        await count_sent(session, channel="zalo", month="1999-01", messages=7)  # another month does not count
+    async with demo.session() as session:
+        digest = await build_digest(session, now=NOW, tz=VN, calendar=calendar, since=None, zalo_quota=3000)
+    assert "📨 Tin Zalo đã gửi tháng này: 2.450/3.000 (81% hạn mức)" in digest.text
