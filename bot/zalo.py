@@ -21,6 +21,7 @@ import logging
 import re
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,10 +29,10 @@ import aiohttp
 from aiohttp import web
 from sqlmodel import select
 
-from bot.numbered import NumberedChoices
+from bot.numbered import NumberedChoices, render
 from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
 from handlers import messages as m
-from handlers.chat import Incoming, Reply, Sender, limits_for, split_text
+from handlers.chat import Button, Incoming, OutFile, Reply, Sender, limits_for, split_text
 from handlers.conversation import Conversation
 from handlers.links import LinkIssuer
 from handlers.notify import notify_roles
@@ -153,6 +154,22 @@ def delivery_error(exc: ZaloApiError) -> DeliveryError:
     return DeliveryError(f"Zalo {exc.code}: {exc.description}")  # 401, 5xx, anything else: try again later
 
 
+LINK_ROOM = 250
+"""Characters kept free in a message for one file's download line."""
+
+
+@dataclass(frozen=True)
+class ZaloPart:
+    """One Zalo call of a reply: its picture, or a piece of its text (the last with the files' links)."""
+
+    kind: str
+    """"photo" or "text"."""
+    text: str
+    files: tuple[OutFile, ...] = ()
+    choices: tuple[Button, ...] = ()
+    """Remembered as the chat's numbered choices when this part goes (an outbox message's last part)."""
+
+
 class ZaloOut:
     """Turns neutral replies into Zalo calls for one chat: numbered choices, 2,000-character parts, files
     as signed download links (the chart also through ``sendPhoto`` with such a link), monthly count."""
@@ -171,21 +188,35 @@ class ZaloOut:
         """Send replies (the answer to a ``turn``, or one outbox message); returns the last message id."""
         last: str | None = None
         for reply in await self.numbered.show(chat_id, replies, self.clock.now(), turn=turn):
-            text = reply.text
-            for kind, item in (("image", reply.image), ("document", reply.document)):
-                if item is None:
-                    continue
-                url = await self._link(chat_id, item.name, item.mime_type, item.data)
-                if url is None:
-                    text += f"\n\n📎 {item.name}: tệp này chưa gửi được qua Zalo (máy chủ chưa bật trang web)."
-                elif kind == "image":
-                    last = await self._call(self.client.send_photo(chat_id, url)) or last
-                    text += f"\n\n🖼 Ảnh: {url}"
-                else:
-                    text += f"\n\n📎 Tải {item.name}: {url}\n(đường dẫn dùng riêng cho bạn, có thời hạn)"
-            for part in split_text(text.strip() or "…", TEXT_LIMIT):
-                last = await self._call(self.client.send_message(chat_id, part)) or last
+            for part in self.parts_of(reply):
+                last = await self.send_part(chat_id, part) or last
         return last
+
+    @staticmethod
+    def parts_of(rendered: Reply) -> list[ZaloPart]:
+        """A reply whose choices are already written into its text, as Zalo calls in order: the picture
+        (``sendPhoto`` by a download link), then the text in 2,000-character parts, the last one with the
+        download links of the files (room kept for them)."""
+        parts = [ZaloPart("photo", "", (rendered.image,))] if rendered.image is not None else []
+        files = tuple(item for item in (rendered.image, rendered.document) if item is not None)
+        texts = split_text(rendered.text.strip() or "…", TEXT_LIMIT - LINK_ROOM * len(files))
+        parts += [ZaloPart("text", text) for text in texts]
+        parts[-1] = replace(parts[-1], files=files)
+        return parts
+
+    async def send_part(self, chat_id: str, part: ZaloPart) -> str | None:
+        if part.kind == "photo":
+            [image] = part.files
+            url = await self._link(chat_id, image.name, image.mime_type, image.data)
+            return await self._call(self.client.send_photo(chat_id, url)) if url else None
+        text = part.text
+        for item in part.files:
+            url = await self._link(chat_id, item.name, item.mime_type, item.data)
+            if url is None:
+                text += f"\n\n📎 {item.name}: tệp này chưa gửi được qua Zalo (máy chủ chưa bật trang web)."
+            else:
+                text += f"\n\n📎 Tải {item.name}: {url}\n(đường dẫn dùng riêng cho bạn, có thời hạn)"
+        return await self._call(self.client.send_message(chat_id, text))
 
     async def _call(self, call: Awaitable[Any]) -> str | None:
         try:
@@ -220,15 +251,31 @@ class ZaloOut:
 
 
 class ZaloTransport:
-    """The sender's way out to Zalo (reminders and notices from the outbox)."""
+    """The sender's way out to Zalo (reminders and notices from the outbox), part by part: the sender
+    records the parts Zalo accepted, so a retry resumes at the part that failed."""
 
     channel = CHANNEL
 
     def __init__(self, out: ZaloOut) -> None:
         self.out = out
 
+    def parts(self, reply: Reply) -> list[ZaloPart]:
+        [rendered], buttons = render([reply])
+        parts = self.out.parts_of(rendered)
+        parts[-1] = replace(parts[-1], choices=tuple(buttons))
+        return parts
+
+    async def deliver_part(self, chat_id: str, part: ZaloPart) -> str | None:
+        sent = await self.out.send_part(chat_id, part)
+        if part.choices:  # the message that shows them went: typing their numbers now presses them
+            await self.out.numbered.remember(chat_id, part.choices, self.out.clock.now())
+        return sent
+
     async def deliver(self, chat_id: str, reply: Reply) -> str | None:
-        return await self.out.send(chat_id, [reply], turn=False)
+        last = None
+        for part in self.parts(reply):
+            last = await self.deliver_part(chat_id, part) or last
+        return last
 
 
 class ZaloChannel:

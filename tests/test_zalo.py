@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from bot.sender import DeliveryError, PermanentFailure, RetryLater, Unreachable
 from bot.zalo import TEXT_LIMIT, ZaloApiError, ZaloChannel, ZaloClient, ZaloOut, delivery_error
-from handlers.chat import Button, Reply
+from handlers.chat import Button, Reply, Sender
 from storage.models import ChannelIdentity, InboundUpdate, OutboxMessage, Person
 from tests.conftest import VN, vn
 from tests.fakezalo import FakeZalo
@@ -295,3 +295,46 @@ async def test_quota_warning_once_at_80_percent(tmp_path):
         async with app.db.session() as session:
             queued = (await session.exec(select(OutboxMessage).where(OutboxMessage.dedupe_key.startswith("quota:")))).all()
         assert len(queued) == 1 and warnings() == [warning]
+
+
+async def test_a_429_on_part_2_of_3_of_an_outbox_message_sends_parts_2_and_3_once_each(zfake, sqlite_db):
+    """The sender drives the Zalo transport part by part and records what went (``parts_sent``)."""
+    from bot.sender import Limits, OutboxSender, RateLimiter
+    from bot.zalo import ZaloTransport
+    from schedules.clock import FixedClock
+    from storage.outbox import Recipient, enqueue
+    from storage.queries import bind_identity
+
+    clock = FixedClock(NOW)
+    user = zfake.user("u7", "Chi")
+    user.send_text("xin chào")  # people must write first
+    async with sqlite_db.session() as session:
+        person = Person(name="Chi", role="officer", created_at=NOW, updated_at=NOW)
+        session.add(person)
+        await session.flush()
+        await bind_identity(session, person, channel="zalo", external_id="u7", chat_id="u7", username=None, now=NOW)
+        long = "\n".join(f"[p{part}] " + "ư" * 1900 for part in (1, 2, 3))  # three Zalo-sized parts
+        await enqueue(session, dedupe_key="long", recipient=Recipient(person.id, "zalo", "u7"),
+                      payload={"text": long, "buttons": [[{"label": "Nộp", "choice": "submit:1"}]]}, now=NOW)
+    client = ZaloClient(zfake.token, zfake.base_url)
+    sender = OutboxSender(sqlite_db, {"zalo": ZaloTransport(ZaloOut(client, sqlite_db, clock, VN))}, clock,
+                          limiter=RateLimiter(Limits(global_per_s=1000, per_chat_interval_s=0)))
+    zfake.fail_next("sendMessage", 429, "Too many requests", after=1)
+    try:
+        await sender.drain()
+        async with sqlite_db.session() as session:
+            row = (await session.exec(select(OutboxMessage))).one()
+        assert row.parts_sent == 1 and row.sent_at is None
+        assert [m.text[:4] for m in user.received] == ["[p1]"]
+        clock.set(row.not_before)
+        await sender.drain()
+    finally:
+        await client.close()
+    assert [m.text[:4] for m in user.received] == ["[p1]", "[p2]", "[p3]"]  # part 1 not again
+    assert "[1] Nộp" in user.received[-1].text and len(zfake.calls_of("sendMessage")) == 4
+    async with sqlite_db.session() as session:
+        assert (await session.exec(select(OutboxMessage))).one().sent_at is not None
+    from bot.numbered import NumberedChoices
+    pressed = await NumberedChoices(sqlite_db, "zalo").incoming(
+        Sender(channel="zalo", user_id="u7", chat_id="u7"), "1", NOW)
+    assert pressed.choice == "submit:1"  # the choices shown by the last part are remembered

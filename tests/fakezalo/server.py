@@ -165,8 +165,9 @@ class FakeZalo:
         """The next update read is delivered once more afterwards (sources disagree on consumption)."""
         self._replay_next = True
 
-    def fail_next(self, method: str, code: int, description: str) -> None:
-        self._faults.setdefault(method, deque()).append(("error", (code, description)))
+    def fail_next(self, method: str, code: int, description: str, *, after: int = 0) -> None:
+        """The next call of ``method`` (or the one after ``after`` calls that go through) answers this error."""
+        self._faults.setdefault(method, deque()).append(("error", (code, description, after)))
 
     def http_error_next(self, method: str, status: int = 502) -> None:
         self._faults.setdefault(method, deque()).append(("http", status))
@@ -217,6 +218,10 @@ class FakeZalo:
         self.calls.append((method, dict(params)))
         self._notify()
         fault = self._faults.get(method)
+        if fault and fault[0][0] == "error" and fault[0][1][2] > 0:  # not yet: let this call through
+            code, description, after = fault[0][1]
+            fault[0] = ("error", (code, description, after - 1))
+            fault = None
         if fault:
             kind, value = fault.popleft()
             if kind == "error":
