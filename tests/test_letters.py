@@ -40,6 +40,7 @@ from handlers.letters import (
 )
 from storage.models import Assignment, Letter, Task, Unit
 from tests.conftest import SEEDS, VN, call, seed_letter, vn
+from tests.letters.corpus import Want, figures, ratio, score
 
 # --- the demo roster, written out by hand (the expectations below use these sets) ------------------
 
@@ -236,45 +237,17 @@ def test_precision_and_recall_over_the_seed_letters(aliases: bool) -> None:
     totals = Counter()
     lines = [f"roster: {'demo (names and aliases)' if aliases else 'names only'}"]
     for prefix, expected in EXPECTED.items():
-        got = dated(extract(seed(prefix), units=demo_refs(aliases=aliases)))
-        counts = Counter()
-        unused = list(got)
-        for want in expected:
-            match = next((t for t in unused if (t.phrase, t.due_at) == (want.phrase, end_of(want.due))), None)
-            if match is None:
-                counts["deadline_fn"] += 1
-                counts["unit_fn"] += len(want.units)
-                continue
-            unused.remove(match)
-            counts["deadline_tp"] += 1
-            counts["unit_tp"] += len(want.units & set(match.units))
-            counts["unit_fn"] += len(want.units - set(match.units))
-            counts["unit_fp"] += len(set(match.units) - want.units)
-            counts["lead_ok"] += match.lead == want.lead
-        counts["deadline_fp"] += len(unused)
-        counts["unit_fp"] += sum(len(t.units) for t in unused)
-        counts["tasks"] += len(expected)
+        draft = extract(seed(prefix), units=demo_refs(aliases=aliases))
+        counts = score(draft, [Want(end_of(e.due), e.units, e.lead) for e in expected],
+                       phrases=[e.phrase for e in expected])
         totals += counts
-        lines.append(_figures(f"letter {prefix}", counts))
-    lines.append(_figures("all three", totals))
+        lines.append(figures(f"letter {prefix}", counts))
+    lines.append(figures("all three", totals))
     print("\n" + "\n".join(lines))
-    assert _ratio(totals, "deadline") == (1.0, 1.0)  # every deadline exact
-    precision, recall = _ratio(totals, "unit")
+    assert ratio(totals, "deadline") == (1.0, 1.0)  # every deadline exact
+    precision, recall = ratio(totals, "unit")
     assert precision >= 0.95 and recall >= 0.95
     assert totals["lead_ok"] == totals["tasks"]
-
-
-def _ratio(counts: Counter, key: str) -> tuple[float, float]:
-    tp, fp, fn = counts[f"{key}_tp"], counts[f"{key}_fp"], counts[f"{key}_fn"]
-    return (tp / (tp + fp) if tp + fp else 1.0), (tp / (tp + fn) if tp + fn else 1.0)
-
-
-def _figures(name: str, counts: Counter) -> str:
-    dp, dr = _ratio(counts, "deadline")
-    up, ur = _ratio(counts, "unit")
-    return (f"{name}: deadlines P={dp:.3f} R={dr:.3f} ({counts['deadline_tp']} right, {counts['deadline_fp']} extra, "
-            f"{counts['deadline_fn']} missed); units P={up:.3f} R={ur:.3f} ({counts['unit_tp']} right, "
-            f"{counts['unit_fp']} extra, {counts['unit_fn']} missed); leads {counts['lead_ok']}/{counts['tasks']}")
 
 
 @pytest.mark.parametrize("prefix", ["002", "004"])
