@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import upsert_insert
@@ -47,14 +47,6 @@ async def mark_identity_unreachable(session: AsyncSession, *, person_id: int, ch
         update(Person).where(Person.id == person_id, Person.unreachable_since == None)  # noqa: E711
         .values(unreachable_since=now).execution_options(synchronize_session=False))
     return False
-
-
-async def linked_channels(session: AsyncSession, person_id: int) -> list[ChannelIdentity]:
-    """The person's reachable accounts, the most recently used first."""
-    query = (select(ChannelIdentity)
-             .where(ChannelIdentity.person_id == person_id, ChannelIdentity.unreachable_since == None)  # noqa: E711
-             .order_by(col(ChannelIdentity.last_seen_at).desc().nulls_last(), col(ChannelIdentity.id).desc()))
-    return list((await session.exec(query)).all())
 
 
 # --- inbound updates --------------------------------------------------------------------------
