@@ -173,13 +173,33 @@ class _Served:
     channel: Any
 
 
-async def _start_telegram(app: App, limiter: RateLimiter | None = None) -> _Served:
-    from bot.telegram import TelegramChannel, TelegramTransport, make_bot
+def _telegram_out(app: App):
+    """The Telegram bot and the sender's transport to it (files re-sent by ``file_id``)."""
+    from bot.telegram import TelegramTransport, make_bot
 
     settings = app.settings
-    api_base = str(settings.telegram_api_base) if settings.telegram_api_base else None
-    bot = make_bot(settings.token, api_base)
+    bot = make_bot(settings.token, str(settings.telegram_api_base) if settings.telegram_api_base else None)
     app.transports["telegram"] = TelegramTransport(bot, PlatformFiles(app.db, "telegram", app.clock))
+    return bot
+
+
+def _zalo_out(app: App):
+    """The Zalo client and what sends to it (files as download links, the monthly count)."""
+    from bot.zalo import ZaloClient, ZaloOut, ZaloTransport
+
+    settings = app.settings
+    client = ZaloClient(settings.zalo_token, str(settings.zalo_api_base) if settings.zalo_api_base else None)
+    out = ZaloOut(client, app.db, app.clock, settings.tz, links=lambda: app.ctx.links,
+                  monthly_quota=settings.zalo_monthly_quota)
+    app.transports["zalo"] = ZaloTransport(out)
+    return client, out
+
+
+async def _start_telegram(app: App, limiter: RateLimiter | None = None) -> _Served:
+    from bot.telegram import TelegramChannel
+
+    settings = app.settings
+    bot = _telegram_out(app)
     channel = TelegramChannel(bot, app.conversation, app.db, limiter=limiter)
     app.ctx.fetch_file = channel.fetch_ref
     me = await bot.get_me()
@@ -203,13 +223,10 @@ async def _start_telegram(app: App, limiter: RateLimiter | None = None) -> _Serv
 
 
 async def _start_zalo(app: App) -> _Served:
-    from bot.zalo import ZaloChannel, ZaloClient, ZaloOut, ZaloTransport
+    from bot.zalo import ZaloChannel
 
     settings = app.settings
-    client = ZaloClient(settings.zalo_token, str(settings.zalo_api_base) if settings.zalo_api_base else None)
-    out = ZaloOut(client, app.db, app.clock, settings.tz, links=lambda: getattr(app.ctx, "links", None),
-                  monthly_quota=settings.zalo_monthly_quota)
-    app.transports["zalo"] = ZaloTransport(out)
+    client, out = _zalo_out(app)
     channel = ZaloChannel(client, app.conversation, app.db, app.clock, out)
     await client.get_me()  # a wrong token stops start-up here, with the platform's answer
 
@@ -258,21 +275,9 @@ async def run_worker(app: App, *, stop: asyncio.Event, with_sender: bool = False
         if not (app.settings.token or app.settings.zalo_token):
             raise RuntimeError("the sender needs TELEGRAM_BOT_TOKEN or ZALO_BOT_TOKEN")
         if app.settings.token:
-            from bot.telegram import TelegramTransport, make_bot
-
-            api_base = str(app.settings.telegram_api_base) if app.settings.telegram_api_base else None
-            bot = make_bot(app.settings.token, api_base)
-            app.transports["telegram"] = TelegramTransport(bot)
-            closers.append(bot.session.close)
+            closers.append(_telegram_out(app).session.close)
         if app.settings.zalo_token:
-            from bot.zalo import ZaloClient, ZaloOut, ZaloTransport
-
-            settings = app.settings
-            client = ZaloClient(settings.zalo_token, str(settings.zalo_api_base) if settings.zalo_api_base else None)
-            app.transports["zalo"] = ZaloTransport(ZaloOut(client, app.db, app.clock, settings.tz,
-                                                           links=lambda: getattr(app.ctx, "links", None),
-                                                           monthly_quota=settings.zalo_monthly_quota))
-            closers.append(client.close)
+            closers.append(_zalo_out(app)[0].close)
         sender = app.sender()
         app.wake_sender = sender.wake.set
         sender_task = asyncio.create_task(sender.run(stop), name="outbox-sender")
