@@ -26,6 +26,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import tallies
 from storage.models import Assignment, ExtensionRequest, ExtensionStatus, Task, Unit
 from storage.status import OPEN_VALUES, effective_due_at, log_event
 
@@ -180,10 +181,13 @@ async def approve(
     request = await _decide(session, request_id, E.approved, person_id=person_id, now=now, note=None)
     assignment, task, unit = await _context(session, request)
     old = effective_due_at(assignment, task.due_at)
+    before = tallies.key_of(assignment.status, assignment.submitted_at, old)
     assignment.due_at_override = request.requested_due_at
     assignment.due_phrase_override = request.requested_phrase
     assignment.rearmed_at = now  # the reminder ladder starts again from the approval
     session.add(assignment)
+    await tallies.move(session, task.id, before, tallies.key_of(assignment.status, assignment.submitted_at,
+                                                                  request.requested_due_at))
     session.add(log_event(
         assignment, "extension_approved", now=now, actor_person_id=person_id,
         note=f"Hạn: {_day(old, tz)} → {_day(request.requested_due_at, tz)} («{request.requested_phrase}»)"))

@@ -94,10 +94,14 @@ class TaskProgress:
 
 async def progress(session: AsyncSession, *, task_id: int | None = None) -> list[TaskProgress]:
     """Every task that asks for a count, with each unit's reports (the latest last)."""
-    query = (select(Task, Assignment, Unit).join(Assignment, Assignment.task_id == Task.id)
-             .join(Unit, Unit.id == Assignment.unit_id).where(col(Task.count_mode).is_not(None)))
+    counted = select(Task.id).where(col(Task.count_mode).is_not(None))  # a few tasks, usually none
     if task_id is not None:
-        query = query.where(Task.id == task_id)
+        counted = counted.where(Task.id == task_id)
+    task_ids = list((await session.exec(counted)).all())
+    if not task_ids:
+        return []
+    query = (select(Task, Assignment, Unit).join(Assignment, Assignment.task_id == Task.id)
+             .join(Unit, Unit.id == Assignment.unit_id).where(col(Task.id).in_(task_ids)))
     rows = (await session.exec(query.order_by(Task.id, Unit.code))).all()
     if not rows:
         return []

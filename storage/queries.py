@@ -23,8 +23,10 @@ from storage.models import (
     Role,
     StatusEvent,
     Task,
+    TaskTally,
     Unit,
 )
+from storage import tallies
 from storage.roster import fold
 from storage.status import OPEN_VALUES, effective_due_at, is_late, is_overdue
 
@@ -196,6 +198,7 @@ async def create_task(
     ]
     session.add_all(assignments)
     await session.flush()
+    await tallies.move(session, task.id, None, tallies.key_of(S.pending.value, None, task.due_at), len(assignments))
     session.add_all(
         StatusEvent(assignment_id=a.id, task_id=task.id, unit_id=a.unit_id, at=now,
                     actor_person_id=created_by.id if created_by else None, kind="assigned",
@@ -468,31 +471,19 @@ async def _overdue_by(session: AsyncSession, column, dues: dict[int, datetime], 
     return counts
 
 
-LATE_PARTS = 400
-"""Tasks per compound SELECT (SQLite allows 500 terms)."""
-
-
-async def _late_counts(session: AsyncSession, dues: dict[int, datetime]) -> list[tuple[int, int]]:
-    """Per task, the units that handed in after their due instant.
-
-    Without an extension the due instant is the task's: one index range per task (status, task, no
-    override, submitted_at > due) in a ``UNION ALL``, so no row is read; the few with an extension are
-    compared one by one."""
-    delivered = col(Assignment.status).in_(DELIVERED_VALUES)
-    rows: list[tuple[int, int]] = []
-    items = list(dues.items())
-    for start in range(0, len(items), LATE_PARTS):
-        parts = [select(literal(task_id_), func.count()).where(
-                     delivered, Assignment.task_id == task_id_, Assignment.due_at_override == None,  # noqa: E711
-                     Assignment.submitted_at > due)
-                 for task_id_, due in items[start:start + LATE_PARTS]]
-        rows += [(task_id_, count) for task_id_, count in (await session.exec(union_all(*parts))).all() if count]
-    extended = (select(Assignment.task_id, func.count())
-                .where(delivered, col(Assignment.task_id).in_(list(dues)), Assignment.due_at_override != None,  # noqa: E711
-                       Assignment.submitted_at > Assignment.due_at_override)
+async def _overdue_by_task(session: AsyncSession, summaries: dict[int, TaskSummary], now: datetime) -> None:
+    """Still owed past the unit's due instant, per task: from the kept counts, every unit still owing a task
+    already due; corrected by the few units with their own due instant (an approved extension), read
+    through the partial index ``ix_assignment_override``."""
+    extended = (select(Assignment.task_id, func.count(),
+                       func.sum(case((Assignment.due_at_override < now, 1), else_=0)))
+                .where(Assignment.due_at_override != None, col(Assignment.status).in_(OPEN_VALUES),  # noqa: E711
+                       col(Assignment.task_id).in_(list(summaries)))
                 .group_by(Assignment.task_id))
-    rows += list((await session.exec(extended)).all())
-    return rows
+    corrections = {task_id: (count, past or 0) for task_id, count, past in (await session.exec(extended)).all()}
+    for task_id, summary in summaries.items():
+        count, past = corrections.get(task_id, (0, 0))
+        summary.overdue = (summary.open - count if summary.task.due_at < now else 0) + past
 
 
 async def task_summaries(
@@ -501,9 +492,9 @@ async def task_summaries(
 ) -> list[TaskSummary]:
     """Per task (soonest due first): units by status, overdue, late and recently handed in.
 
-    The tasks are read first (a few dozen rows); then three grouped queries over ``assignment`` alone,
-    each answered from the covering index ``ix_assignment_board``: units by (task, status); overdue by
-    task; late and recent among the handed-in by task. Archived and finished tasks only with
+    The tasks are read first (a few dozen rows), then their kept counts (``storage.tallies``: units by
+    status, late among the handed in), the few extensions still owed (overdue), and the log's recent
+    submissions. No query groups the assignments. Archived and finished tasks only with
     ``include_archived``.
     """
     since = since or now
@@ -522,26 +513,23 @@ async def task_summaries(
                  for task, number, lead_name in (await session.exec(tasks_query)).all()}
     if not summaries:
         return []
-    dues = {task_id_: summary.task.due_at for task_id_, summary in summaries.items()}
-    counted = select(Assignment.task_id, Assignment.status, func.count()).group_by(Assignment.task_id,
-                                                                                  Assignment.status)
+    kept = select(TaskTally.task_id, TaskTally.status, TaskTally.late, TaskTally.units).where(TaskTally.units != 0)
     recent = (select(StatusEvent.task_id, func.count())  # the log's index on "at": only the recent events
               .where(StatusEvent.at > since, StatusEvent.at <= now, StatusEvent.kind == "status",
                      StatusEvent.to_status == S.submitted.value)
               .group_by(StatusEvent.task_id))
     if task_id is not None:
-        counted = counted.where(Assignment.task_id == task_id)
+        kept = kept.where(TaskTally.task_id == task_id)
         recent = recent.where(StatusEvent.task_id == task_id)
-    for task_id_, status, count in (await session.exec(counted)).all():
+    for task_id_, status, late, units in (await session.exec(kept)).all():
         if task_id_ in summaries:
-            summaries[task_id_].counts[status] += count
-    for task_id_, count in (await _overdue_by(session, Assignment.task_id, dues, now)).items():
-        summaries[task_id_].overdue = count
+            summaries[task_id_].counts[status] += units
+            if late and status in DELIVERED_VALUES:
+                summaries[task_id_].late += units
+    await _overdue_by_task(session, summaries, now)
     for task_id_, count in (await session.exec(recent)).all():
         if task_id_ in summaries:
             summaries[task_id_].recent = count
-    for task_id_, count in await _late_counts(session, dues):
-        summaries[task_id_].late += count
     ordered = [s for s in summaries.values() if s.total]
     return ordered if include_archived else [s for s in ordered if s.active]
 

@@ -19,6 +19,7 @@ database later.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import unicodedata
 from zipfile import BadZipFile
@@ -46,8 +47,11 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
-    """Lower case, no diacritics, single spaces: for matching names and headers typed by people."""
+    """Lower case, no diacritics, single spaces: for matching names and headers typed by people.
+
+    Cached: the board sorts thousands of unit names by it on every ``/status``, and names repeat."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
     return " ".join(text.lower().split())

@@ -3,7 +3,8 @@
 ``pending → submitted → accepted``; ``submitted → returned → submitted …`` (each resubmission is a
 new round); ``excused`` by a leader from any open state. Every change writes its ``StatusEvent`` in
 the same transaction, and the update is conditional on the status read, so two concurrent
-transitions cannot both win. "Late" and "overdue" are derived here from instants, never stored.
+transitions cannot both win. "Late" and "overdue" are derived here from instants, never stored on the
+assignment; ``storage.tallies`` keeps per-task counts of statuses and lateness, moved by each change here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import tallies
 from storage.models import Assignment, AssignmentStatus, StatusEvent
 
 S = AssignmentStatus
@@ -103,8 +105,11 @@ async def transition(
     )
     if result.rowcount != 1:
         raise ConcurrentChange(f"assignment {assignment.id} is no longer {current.value}")
+    due = effective_due_at(assignment, await tallies.task_due(session, assignment.task_id))
+    before = tallies.key_of(current.value, assignment.submitted_at, due)
     for key, value in values.items():
         setattr(assignment, key, value)
+    await tallies.move(session, assignment.task_id, before, tallies.key_of(target.value, assignment.submitted_at, due))
     event = StatusEvent(
         assignment_id=assignment.id,
         task_id=assignment.task_id,

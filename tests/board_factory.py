@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
 
+from storage import tallies
 from storage.models import (
     Assignment,
     ChannelIdentity,
@@ -111,4 +112,5 @@ async def populate_board(db, *, now: datetime, departments: int, communes: int, 
                     event_rows.clear()
             if event_rows:
                 await session.exec(insert(StatusEvent.__table__), params=event_rows)
+        await tallies.recount(session)  # the rows went in behind the application's back
     return Board(leader, coordinator, officer, unit_ids[-1], len(task_ids), len(unit_ids))

@@ -22,6 +22,7 @@ from handlers.export import board_files
 from handlers.paging import Block, paginate
 from schedules.calendar import WorkCalendar
 from schedules.clock import FixedClock
+from storage import tallies
 from storage.models import Assignment, AuditEvent, ExtensionRequest, StatusEvent, Task, Unit
 from storage.queries import overdue_units, task_summaries
 from storage.status import transition
@@ -40,6 +41,7 @@ async def big(sqlite_db):
     async with sqlite_db.session() as session:  # extension requests waiting, for /requests
         await session.exec(update(Assignment).where(Assignment.unit_id == board.officer_unit)
                            .values(status="pending", submitted_at=None, round=0))
+        await tallies.recount(session)  # arranged behind the application's back
         rows = (await session.exec(select(Assignment).where(Assignment.status == "pending").limit(140))).all()
         for a in rows:
             session.add(ExtensionRequest(assignment_id=a.id, requested_by_person_id=board.officer, requested_at=NOW,
