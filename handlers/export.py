@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import messages as m
 from handlers import texts as t
-from storage.models import Assignment, AssignmentStatus, Person, StatusEvent, Task, Unit
+from storage.models import Assignment, AssignmentStatus, Person, ReminderSent, StatusEvent, Task, Unit
 from storage.queries import KIND_ORDER, TaskSummary, UnitLine, task_summaries, unit_lines
 from storage.roster import fold
 from storage.status import DONE_STATUSES, OPEN_STATUSES, OPEN_VALUES
@@ -56,34 +56,63 @@ class LogRow:
     note: str | None
 
 
+RUNG_LABELS = {
+    "assigned": "báo nhiệm vụ mới",
+    "soon": "nhắc trước hạn",
+    "tomorrow": "nhắc: mai đến hạn",
+    "today": "nhắc: hôm nay là hạn cuối",
+    "overdue": "nhắc: đã quá hạn",
+    "escalated": "báo cáo lãnh đạo",
+}
+"""The default ladder's rungs as the log names them (a rung of a configured ladder shows its own name)."""
+
+
 async def load_log(
     session: AsyncSession, *, task_id: int | None = None, unit_id: int | None = None, limit: int = 5000
 ) -> list[LogRow]:
-    """The latest ``limit`` status events (optionally of one task and/or one unit), OLDEST FIRST.
+    """The latest ``limit`` entries of the log (optionally of one task and/or one unit), OLDEST FIRST.
 
-    The newest events are the ones kept when the log is longer than ``limit``; they are returned in
-    chronological order (by instant, then by the order they were written) because the sheet reads
-    like a diary and Excel's filter can reverse it.
+    The log is the status events and the reminders sent: each rung of the ladder is recorded once in
+    ``ReminderSent`` (its dedupe key, with the instant it was queued), which is its log entry. The newest
+    entries are the ones kept when the log is longer than ``limit``; they are returned in chronological
+    order (by instant, then by the order they were written) because the sheet reads like a diary and
+    Excel's filter can reverse it.
     """
-    query = (
+    events = (
         select(StatusEvent, Task.title, Unit.name, Person.name)
         .join(Task, Task.id == StatusEvent.task_id)
         .join(Unit, Unit.id == StatusEvent.unit_id)
         .join(Person, Person.id == StatusEvent.actor_person_id, isouter=True)
+        .where(StatusEvent.kind != "reminder")  # reminders before 0010: their ReminderSent rows are read below
         .order_by(col(StatusEvent.at).desc(), col(StatusEvent.id).desc())
         .limit(limit)
     )
+    reminders = (
+        select(ReminderSent.created_at, ReminderSent.id, ReminderSent.rung, ReminderSent.round, Assignment.task_id,
+               Task.title, Unit.name)
+        .join(Assignment, Assignment.id == ReminderSent.assignment_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .join(Unit, Unit.id == ReminderSent.unit_id)
+        .order_by(col(ReminderSent.created_at).desc(), col(ReminderSent.id).desc())
+        .limit(limit)
+    )
     if task_id is not None:
-        query = query.where(StatusEvent.task_id == task_id)
+        events = events.where(StatusEvent.task_id == task_id)
+        reminders = reminders.where(Assignment.task_id == task_id)
     if unit_id is not None:
-        query = query.where(StatusEvent.unit_id == unit_id)
-    rows = (await session.exec(query)).all()
-    return [
-        LogRow(at=event.at, task_id=event.task_id, task_title=task_title, unit_name=unit_name, actor_name=actor_name,
-               kind=event.kind, from_status=event.from_status, to_status=event.to_status,
-               round=event.round, note=event.note)
-        for event, task_title, unit_name, actor_name in reversed(rows)
-    ]
+        events = events.where(StatusEvent.unit_id == unit_id)
+        reminders = reminders.where(Assignment.unit_id == unit_id)  # the unit's few assignments, then their rungs
+    rows = [((event.at, 0, event.id), LogRow(
+                at=event.at, task_id=event.task_id, task_title=task_title, unit_name=unit_name,
+                actor_name=actor_name, kind=event.kind, from_status=event.from_status, to_status=event.to_status,
+                round=event.round, note=event.note))
+            for event, task_title, unit_name, actor_name in (await session.exec(events)).all()]
+    rows += [((at, 1, id_), LogRow(
+                at=at, task_id=task_id_, task_title=task_title, unit_name=unit_name, actor_name=None,
+                kind="reminder", from_status=None, to_status=None, round=round_, note=RUNG_LABELS.get(rung, rung)))
+             for at, id_, rung, round_, task_id_, task_title, unit_name in (await session.exec(reminders)).all()]
+    rows.sort(key=lambda row: row[0])
+    return [row for _, row in rows[-limit:]] if limit else []
 
 
 KIND_LABELS = {

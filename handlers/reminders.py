@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, insert, literal, or_, text, union
+from sqlalchemy import String, and_, bindparam, case, exists, func, literal, or_, text, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,7 +38,7 @@ from handlers.messages import short
 from schedules.calendar import WorkCalendar
 from schedules.ladder import AssignmentView, Rung, due_reminders, fire_instants, may_send
 from storage.db import Database, upsert_insert
-from storage.models import (Assignment, ChannelIdentity, OutboxMessage, Person, ReminderSent, StatusEvent, Task,
+from storage.models import (Assignment, ChannelIdentity, OutboxMessage, Person, ReminderSent, Task,
                             TickState, Unit)
 from storage.outbox import recipients
 from storage.status import OPEN_VALUES
@@ -65,6 +65,8 @@ CHANGE_LAG = timedelta(minutes=10)
 read carries an earlier timestamp, and the dedupe makes reading it twice harmless."""
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 """The due instant recorded for the "assigned" notice (sent once per assignment, whatever its due date)."""
+ALL_UNITS = (0, 2**31 - 1)
+"""Unit ids from first to last: the leaders' escalations are over every unit."""
 TICK_LOCK = 0x446F6E44  # PostgreSQL advisory lock id: one tick at a time across workers
 
 
@@ -89,27 +91,19 @@ class Shape:
     created_at: datetime
     returned_at: datetime | None
     rearmed_at: datetime | None
+    due_at: datetime = field(init=False)
+    """The unit's due instant (an extension applied)."""
+    order: tuple = field(init=False)
+    """Where its tasks sort in a reminder: soonest due first, then by number (plain values: a heavy tick sorts
+    a hundred thousand items by it)."""
 
-    @property
-    def due_at(self) -> datetime:
-        return self.override or self.task.due_at
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "due_at", self.override or self.task.due_at)
+        object.__setattr__(self, "order", (self.due_at, self.task.id))
 
     def view(self) -> AssignmentView:
         starts = [self.created_at] + [at for at in (self.returned_at, self.rearmed_at) if at is not None]
         return AssignmentView(0, self.task.id, 0, self.status, 0, self.due_at, self.created_at, max(starts))
-
-    def match(self):
-        a = Assignment
-
-        def same(column, value):
-            return column.is_(None) if value is None else column == value
-
-        conditions = [a.task_id == self.task.id, a.status == self.status, a.created_at == self.created_at,
-                      same(a.due_at_override, self.override), same(a.due_phrase_override, self.phrase_override),
-                      same(a.rearmed_at, self.rearmed_at)]
-        if self.status == "returned":
-            conditions.append(a.status_changed_at == self.returned_at)
-        return and_(*conditions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,20 +255,20 @@ def reminder_reply(items: list[ReminderItem], now: datetime, config: LadderConfi
         item = items[0]
         return Reply(reminder_text(item, now, config), buttons=[[
             Button("📤 Nộp ngay", f"submit:{item.assignment_id}"), Button("🕒 Xin gia hạn", f"extend:{item.assignment_id}")]])
-    items = sorted(items, key=lambda i: (i.due_at, i.task.id))
+    items = sorted(items, key=lambda i: i.shape.order)
     unit = items[0].unit
     lines = [f"🔔 Nhắc việc: {unit.name} có {len(items)} việc cần nộp "
              f"(hôm nay {t.day_with_weekday(now.astimezone(config.tz).date())})."]
-    cache = {} if cache is None else cache  # one line per task, due date, status and rung, for everyone
+    cache = {} if cache is None else cache  # one line per shape and rung, for everyone (shapes live for the tick)
     for item in items:
-        task = item.task
-        phrase = item.phrase
-        key = (task.id, item.due_at, phrase, item.status, item.rung.name)
-        if key not in cache:
+        key = (id(item.shape), item.rung.name)
+        line = cache.get(key)
+        if line is None:
+            task = item.task
             extra = " · ký số" if task.signature_required else ""
-            cache[key] = (f"\n#{task.id} «{short(task.title, 120)}»\n   Hạn: {t.due(phrase, item.due_at, config.tz)}"
-                          f"{extra}\n   {standing(item, now, config)}")
-        lines.append(cache[key])
+            line = cache[key] = (f"\n#{task.id} «{short(task.title, 120)}»\n   Hạn: "
+                                 f"{t.due(item.phrase, item.due_at, config.tz)}{extra}\n   {standing(item, now, config)}")
+        lines.append(line)
     lines.append("\nTrả lời tin này bằng tệp PDF kèm ghi chú «#SỐ» của việc, hoặc bấm nút nộp của việc đó.")
     buttons = {} if buttons is None else buttons  # one per assignment, shared by the unit's officer and head
     chosen = []
@@ -351,31 +345,42 @@ class _Tick:
         self.result = TickResult()
         self.units: dict[int, UnitRef] = {}
         self.lines: dict[tuple, str] = {}
+        self.statements: dict[tuple, object] = {}
 
     # -- shapes and what fires
 
-    async def _firing(self, session: AsyncSession, where) -> list[tuple[Shape, Rung]]:
+    @staticmethod
+    def _shape_columns():
         a = Assignment
         returned_at = case((a.status == "returned", a.status_changed_at), else_=None)
-        columns = (a.task_id, a.status, a.due_at_override, a.due_phrase_override, a.created_at, returned_at,
-                   a.rearmed_at)
-        query = select(*columns).where(col(a.status).in_(OPEN_VALUES)).group_by(*columns)
+        return (a.task_id, a.status, a.due_at_override, a.due_phrase_override, a.created_at, returned_at,
+                a.rearmed_at)
+
+    @staticmethod
+    def _shape_key(row) -> tuple:
+        """A row of ``_shape_columns`` as the key of its shape (SQLite hands back the CASE over an instant as
+        text: it is read as the column would be)."""
+        task_id, status, override, phrase, created, returned, rearmed = row
+        if isinstance(returned, str):
+            returned = Assignment.__table__.c.status_changed_at.type.process_result_value(
+                datetime.fromisoformat(returned), None)
+        return task_id, status, override, phrase, created, returned, rearmed
+
+    async def _firing(self, session: AsyncSession, where) -> list[tuple[Shape, Rung]]:
+        columns = self._shape_columns()
+        query = select(*columns).where(col(Assignment.status).in_(OPEN_VALUES)).group_by(*columns)
         if where is not None:
             query = query.where(where)
-        rows = (await session.exec(query)).all()
+        rows = [self._shape_key(row) for row in (await session.exec(query)).all()]
         task_ids = list({row[0] for row in rows})
         tasks = {}
         for start in range(0, len(task_ids), CHUNK):
             for task in (await session.exec(select(Task).where(col(Task.id).in_(task_ids[start:start + CHUNK])))).all():
                 tasks[task.id] = task
-        # SQLite hands back a CASE over an instant as text: read it as the column would be
-        returned_type = Assignment.__table__.c.status_changed_at.type
         shapes = []
         for task_id, status, override, phrase, created, returned, rearmed in rows:
             if tasks[task_id].archived_at is not None:  # archived by a coordinator: off the board, no reminders
                 continue
-            if isinstance(returned, str):
-                returned = returned_type.process_result_value(datetime.fromisoformat(returned), None)
             shapes.append(Shape(tasks[task_id], status, override, phrase, created, returned, rearmed))
         config = self.config
         firing = []
@@ -387,12 +392,6 @@ class _Tick:
 
     # -- statements
 
-    def _key_columns(self, shape: Shape, rung: Rung):
-        a = Assignment
-        if rung.offset is None:
-            return literal(0), literal(EPOCH, UTCDateTime())
-        return a.round, literal(shape.due_at, UTCDateTime())
-
     def _reachable(self, roles: list[str]):
         """Someone in ``roles`` who can be reached: of the assignment's unit (officers, heads), or anyone (leaders)."""
         p, a = Person, Assignment
@@ -403,49 +402,65 @@ class _Tick:
             who = and_(who, p.unit_id == a.unit_id)
         return exists().where(who)
 
-    async def _record_rung(self, session: AsyncSession, shape: Shape, rung: Rung, roles: list[str], where
-                           ) -> list[tuple[int, int]]:
-        """Record the rung for each of the shape's assignments someone can be told about and that has not had
-        it; returns the (assignment, unit) pairs this worker recorded. One statement for the whole shape: the
-        database does the row work, off the event loop. A rung nobody can receive yet (nobody of the unit
-        has joined) is not recorded: it goes when someone joins."""
+    def _record_statement(self, session: AsyncSession, fixed: bool, roles: tuple[str, ...], where):
+        """The statement recording one rung for one shape's assignments, built once per tick for each kind of
+        rung and audience; the shape, rung and units come as parameters (``_shape_params``), so a heavy tick
+        runs one compiled statement a few hundred times instead of building each."""
+        cache_key = (fixed, roles)
+        if cache_key in self.statements:
+            return self.statements[cache_key]
         a = Assignment
-        key_round, key_due = self._key_columns(shape, rung)
+        instant = UTCDateTime()
+        key_round = literal(0) if fixed else a.round  # the "assigned" notice: once per assignment
+        key_due = bindparam("s_due", type_=instant)
+        match = and_(
+            a.task_id == bindparam("s_task"), a.status == bindparam("s_status"),
+            a.created_at == bindparam("s_created", type_=instant),
+            a.due_at_override.is_not_distinct_from(bindparam("s_override", type_=instant)),
+            a.due_phrase_override.is_not_distinct_from(bindparam("s_phrase", type_=String())),
+            a.rearmed_at.is_not_distinct_from(bindparam("s_rearmed", type_=instant)),
+            or_(a.status != "returned", a.status_changed_at == bindparam("s_returned", type_=instant)),
+            a.unit_id.between(bindparam("s_first_unit"), bindparam("s_last_unit")))
         chosen = (select(a.id, a.unit_id).join(Unit, and_(Unit.id == a.unit_id, Unit.active == True))  # noqa: E712
-                  .where(shape.match()))
-        if not self.dry_run:  # a dry run shows what is due for everyone, flagging who cannot be reached
-            chosen = chosen.where(self._reachable(roles))
+                  .where(match))
         if where is not None:
             chosen = chosen.where(where)
-        if self.dry_run:
+        if self.dry_run:  # what is due for everyone, flagging who cannot be reached
             sent = exists().where(ReminderSent.assignment_id == a.id, ReminderSent.round == key_round,
-                                  ReminderSent.rung == rung.name, ReminderSent.due_at == key_due)
-            return [tuple(row) for row in (await session.exec(chosen.where(~sent))).all()]
-        rows = chosen.with_only_columns(a.id, key_round, literal(rung.name), key_due, a.unit_id,
-                                        literal(self.now, UTCDateTime()))
-        statement = (upsert_insert(session, ReminderSent)
-                     .from_select(["assignment_id", "round", "rung", "due_at", "unit_id", "created_at"], rows)
-                     .on_conflict_do_nothing(index_elements=["assignment_id", "round", "rung", "due_at"])
-                     .returning(ReminderSent.assignment_id, ReminderSent.unit_id))
-        won = [tuple(row) for row in (await session.exec(statement)).all()]
-        if won:  # the status log: one "reminder" entry per assignment and rung, by the worker that recorded it
-            recorded = exists().where(ReminderSent.assignment_id == a.id, ReminderSent.round == key_round,
-                                      ReminderSent.rung == rung.name, ReminderSent.due_at == key_due,
-                                      ReminderSent.created_at == self.now)
-            note = f"{rung.name}: {short(shape.task.title, 60)}"
-            events = select(a.id, a.task_id, a.unit_id, literal(self.now, UTCDateTime()), literal("reminder"),
-                            a.status, a.status, a.round, literal(note)).where(shape.match(), recorded)
-            if where is not None:
-                events = events.where(where)
-            await session.exec(insert(StatusEvent).from_select(
-                ["assignment_id", "task_id", "unit_id", "at", "kind", "from_status", "to_status", "round", "note"],
-                events))
-        return won
+                                  ReminderSent.rung == bindparam("s_rung"), ReminderSent.due_at == key_due)
+            statement = chosen.where(~sent)
+        else:
+            rows = chosen.where(self._reachable(list(roles))).with_only_columns(
+                a.id, key_round, bindparam("s_rung", type_=String()), key_due, a.unit_id,
+                bindparam("s_now", type_=instant))
+            statement = (upsert_insert(session, ReminderSent)
+                         .from_select(["assignment_id", "round", "rung", "due_at", "unit_id", "created_at"], rows)
+                         .on_conflict_do_nothing(index_elements=["assignment_id", "round", "rung", "due_at"])
+                         .returning(ReminderSent.assignment_id, ReminderSent.unit_id))
+        self.statements[cache_key] = statement
+        return statement
+
+    async def _record_rung(self, session: AsyncSession, shape: Shape, rung: Rung, roles: list[str], where,
+                           units: tuple[int, int]) -> list[tuple[int, int]]:
+        """Record the rung for each of the shape's assignments (of the units numbered ``units[0]`` to
+        ``units[1]``) someone can be told about and that has not had it; returns the (assignment, unit) pairs
+        this worker recorded. One statement for the whole shape: the database does the row work, off the
+        event loop. A rung nobody can receive yet (nobody of the unit has joined) is not recorded: it goes
+        when someone joins. The record is also the reminder's entry in the log (``/log``)."""
+        statement = self._record_statement(session, rung.offset is None, tuple(roles), where)
+        params = dict(s_task=shape.task.id, s_status=shape.status, s_created=shape.created_at,
+                      s_override=shape.override, s_phrase=shape.phrase_override, s_rearmed=shape.rearmed_at,
+                      s_returned=shape.returned_at, s_rung=rung.name,
+                      s_due=EPOCH if rung.offset is None else shape.due_at,
+                      s_first_unit=units[0], s_last_unit=units[1], s_now=self.now)
+        connection = await session.connection()  # a Core statement with parameters, in the session's transaction
+        return [tuple(row) for row in (await connection.execute(statement, params)).all()]
 
     async def _count_unjoined(self, session: AsyncSession, firing: list[tuple[Shape, Rung]], where, *,
                               leaders: bool) -> None:
-        """People due a reminder here who have no chat account: counted and named. They are few, so they are
-        found first, then each firing shape counts its assignments in their units."""
+        """People due a reminder at this tick who have no chat account: counted and named. They are few, so they
+        are found first; then one grouped read counts the open assignments of each shape (in their units, for
+        officers and heads), and each firing shape adds its count to those of its audience."""
         roles = sorted({r for _, rung in firing for r in rung.to if (r not in UNIT_AUDIENCES) == leaders})
         if not roles:
             return
@@ -455,26 +470,30 @@ class _Tick:
         missing = (await session.exec(query)).all()
         if not missing:
             return
+        hears: dict[tuple, list[Rung]] = defaultdict(list)  # shape key → the rungs it fires
+        for shape, rung in firing:
+            hears[(shape.task.id, shape.status, shape.override, shape.phrase_override, shape.created_at,
+                   shape.returned_at, shape.rearmed_at)].append(rung)
+        a = Assignment
+        columns = self._shape_columns()
+        counts: dict[tuple[int | None, str], int] = defaultdict(int)  # (unit or None for all, role) → reminders
         units = sorted({unit_id for _, _, _, unit_id in missing if unit_id is not None})
-        counts: dict[tuple[int, int], int] = {}  # (firing index, unit) → assignments
-        for index, (shape, rung) in enumerate(firing):
-            if not any(role in rung.to for role in roles):
-                continue
-            a = Assignment
-            query = (select(a.unit_id, func.count()).join(Unit, and_(Unit.id == a.unit_id, Unit.active == True))  # noqa: E712
-                     .where(shape.match()).group_by(a.unit_id))
+        parts = [None] if leaders else [units[start:start + CHUNK] for start in range(0, len(units), CHUNK)]
+        for part in parts:
+            grouped = (select(*columns, a.unit_id if part is not None else literal(None), func.count())
+                       .join(Unit, and_(Unit.id == a.unit_id, Unit.active == True))  # noqa: E712
+                       .where(col(a.status).in_(OPEN_VALUES)))
+            grouped = grouped.group_by(*columns, a.unit_id) if part is not None else grouped.group_by(*columns)
             if where is not None:
-                query = query.where(where)
-            if not leaders:
-                query = query.where(col(a.unit_id).in_(units))
-            for unit_id, count in (await session.exec(query)).all():
-                counts[(index, unit_id)] = count
+                grouped = grouped.where(where)
+            if part is not None:
+                grouped = grouped.where(col(a.unit_id).in_(part))
+            for row in (await session.exec(grouped)).all():
+                for rung in hears.get(self._shape_key(row[:7]), ()):
+                    for role in rung.to:
+                        counts[(row[7], role)] += row[8]
         for _, name, role, unit_id in missing:
-            total = 0
-            for index, (shape, rung) in enumerate(firing):
-                if role not in rung.to:
-                    continue
-                total += sum(c for (i, _), c in counts.items() if i == index) if leaders else counts.get((index, unit_id), 0)
+            total = counts.get((None if leaders else unit_id, role), 0)
             if total:
                 unit = self.units.get(unit_id)
                 self.result.unjoined[unit.name if unit else "(không thuộc đơn vị)"].add(name)
@@ -482,16 +501,16 @@ class _Tick:
 
     # -- one transaction
 
-    async def _chunk(self, firing: list[tuple[Shape, Rung]], where) -> None:
-        """The unit reminders of the units ``where`` selects, in one transaction: record, render, queue."""
+    async def _chunk(self, firing: list[tuple[Shape, Rung]], where, units: tuple[int, int]) -> None:
+        """The unit reminders of the units numbered ``units[0]`` to ``units[1]`` (of those ``where`` selects),
+        in one transaction: record, render, queue."""
         async with self.db.session(immediate=not self.dry_run) as session:
             recorded: list[tuple[int, int, Shape, Rung]] = []
             for shape, rung in firing:
                 roles = [r for r in rung.to if r in UNIT_AUDIENCES]
                 if roles:
                     recorded += [(aid, uid, shape, rung) for aid, uid in
-                                 await self._record_rung(session, shape, rung, roles, where)]
-            await self._count_unjoined(session, firing, where, leaders=False)
+                                 await self._record_rung(session, shape, rung, roles, where, units)]
             if not recorded:
                 return
             people, accounts = await self._people(session, units=sorted({uid for _, uid, _, _ in recorded}),
@@ -575,16 +594,20 @@ class _Tick:
                 roles = [r for r in rung.to if r not in UNIT_AUDIENCES]
                 if roles:
                     recorded += [(aid, uid, shape, rung) for aid, uid in
-                                 await self._record_rung(session, shape, rung, roles, where)]
+                                 await self._record_rung(session, shape, rung, roles, where, ALL_UNITS)]
             await self._count_unjoined(session, firing, where, leaders=True)
             if recorded:
                 roles = sorted({r for _, _, _, rung in recorded for r in rung.to if r not in UNIT_AUDIENCES})
                 people, accounts = await self._people(session, roles=roles)
-                items = [(ReminderItem(aid, shape, self.units[uid], rung), rung) for aid, uid, shape, rung in recorded]
+                heard: dict[str, list[ReminderItem]] = defaultdict(list)  # role → its items (shared lists)
+                for aid, uid, shape, rung in recorded:
+                    item = ReminderItem(aid, shape, self.units[uid], rung)
+                    for role in rung.to:
+                        heard[role].append(item)
                 won: dict[int, list[ReminderItem]] = {}
                 for person in people.values():
                     if accounts.get(person.id) or self.dry_run:
-                        won[person.id] = [item for item, rung in items if person.role in rung.to]
+                        won[person.id] = heard.get(person.role, [])
                 await self._queue(session, {k: v for k, v in won.items() if v}, people, accounts, escalation=True)
             if not self.dry_run:
                 await _advance_watermark(session, self.now)
@@ -613,12 +636,12 @@ class _Tick:
             if firing:
                 for unit_id, code, name in (await session.exec(select(Unit.id, Unit.code, Unit.name))).all():
                     self.units[unit_id] = UnitRef(unit_id, code, name)
+                await self._count_unjoined(session, firing, where, leaders=False)
         if firing:
             ids = sorted(self.units)
             for start in range(0, len(ids), UNIT_CHUNK):
                 part = ids[start:start + UNIT_CHUNK]
-                bounded = Assignment.unit_id.between(part[0], part[-1])
-                await self._chunk(firing, bounded if where is None else and_(where, bounded))
+                await self._chunk(firing, where, (part[0], part[-1]))
                 # let the chat in between transactions (on SQLite: its writes too, see SQLITE_HANDOVER)
                 await asyncio.sleep(SQLITE_HANDOVER if self.db.dialect == "sqlite" and not self.dry_run else 0)
         await self._finish(firing, where)

@@ -288,9 +288,13 @@ class ReminderSent(SQLModel, table=True):
     """One rung of the reminder ladder, recorded once: its dedupe key (assignment, round, rung, due instant).
     A person's reminders of one tick travel together in one outbox message (its payload lists the
     assignments), recorded in the same transaction as that message, so batching never sends a rung twice
-    nor loses one. A rung is recorded when someone of its audience can be reached."""
+    nor loses one. A rung is recorded when someone of its audience can be reached. The row is also the
+    reminder's entry in the log (``/log``, the workbook's "Nhật ký"), so a heavy morning writes one row per
+    rung, not two."""
 
-    __table_args__ = (UniqueConstraint("assignment_id", "round", "rung", "due_at", name="uq_remindersent_key"),)
+    __table_args__ = (UniqueConstraint("assignment_id", "round", "rung", "due_at", name="uq_remindersent_key"),
+                      # the log's latest entries (``handlers.export.load_log``): a reminder's row is its log entry
+                      Index("ix_remindersent_created_at", "created_at"))
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id")
     round: int

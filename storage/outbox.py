@@ -35,7 +35,7 @@ async def recipients(session: AsyncSession, person_ids: list[int] | None) -> lis
     if person_ids is not None and not person_ids:
         return []
     query = (
-        select(ChannelIdentity)
+        select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.chat_id)  # columns: a tick reads thousands
         .join(Person, Person.id == ChannelIdentity.person_id)
         .where(Person.active == True,  # noqa: E712
                Person.unreachable_since == None,  # noqa: E711  (no account reachable: until they write again)
@@ -46,8 +46,8 @@ async def recipients(session: AsyncSession, person_ids: list[int] | None) -> lis
     if person_ids is not None:
         query = query.where(col(ChannelIdentity.person_id).in_(person_ids))
     chosen: dict[int, Recipient] = {}
-    for identity in (await session.exec(query)).all():
-        chosen.setdefault(identity.person_id, Recipient(identity.person_id, identity.channel, identity.chat_id))
+    for person_id, channel, chat_id in (await session.exec(query)).all():
+        chosen.setdefault(person_id, Recipient(person_id, channel, chat_id))
     return list(chosen.values())
 
 

@@ -22,11 +22,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import case, func, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import upsert_insert
 from storage.models import Assignment, AssignmentStatus, Task, TaskTally
 
 S = AssignmentStatus
@@ -48,9 +47,7 @@ async def _upsert(session: AsyncSession, deltas: Counter[tuple[int, str, bool]])
             for (task_id, status, late), units in sorted(deltas.items()) if units]
     if not rows:
         return
-    dialect = (await session.connection()).dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(TaskTally).values(rows)
+    statement = upsert_insert(session, TaskTally).values(rows)
     statement = statement.on_conflict_do_update(
         index_elements=["task_id", "status", "late"],
         set_={"units": TaskTally.units + statement.excluded.units})

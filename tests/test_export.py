@@ -248,13 +248,14 @@ async def test_load_log_filters_and_keeps_the_newest_when_limited(demo):
 async def test_system_events_have_no_actor(demo):
     db, entries, _, sheets = demo
     async with db.session() as session:
-        from storage.status import log_event
+        from storage.models import ReminderSent
 
-        session.add(log_event(entries[0].units[0].assignment, "reminder", now=NOW, actor_person_id=None,
-                              note="nhắc lần 1"))
+        assignment = entries[0].units[0].assignment
+        session.add(ReminderSent(assignment_id=assignment.id, round=0, rung="tomorrow", due_at=entries[0].task.due_at,
+                                 unit_id=assignment.unit_id, created_at=NOW))  # a reminder's record is its log entry
         await session.commit()
         log = await load_log(session)
-    assert log[-1].actor_name is None
+    assert log[-1].actor_name is None and log[-1].note == "nhắc: mai đến hạn"
     rows = _rows(_open(board_workbook(sheets, log, now=NOW, tz=VN))["Nhật ký"])
     assert rows[-1][4:6] == ("(hệ thống)", "nhắc việc")
 
