@@ -292,9 +292,7 @@ class ReminderSent(SQLModel, table=True):
     reminder's entry in the log (``/log``, the workbook's "Nhật ký"), so a heavy morning writes one row per
     rung, not two."""
 
-    __table_args__ = (UniqueConstraint("assignment_id", "round", "rung", "due_at", name="uq_remindersent_key"),
-                      # the log's latest entries (``handlers.export.load_log``): a reminder's row is its log entry
-                      Index("ix_remindersent_created_at", "created_at"))
+    __table_args__ = (UniqueConstraint("assignment_id", "round", "rung", "due_at", name="uq_remindersent_key"),)
     id: int | None = Field(default=None, primary_key=True)
     assignment_id: int = Field(foreign_key="assignment.id")
     round: int

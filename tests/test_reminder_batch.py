@@ -276,3 +276,20 @@ async def test_an_archived_task_is_not_reminded(db):
     texts = await texts_for(db, people["Cán bộ Một"])
     assert any(f"#{kept.id}" in text for text in texts)
     assert not any(f"#{archived.id}" in text for text in texts)
+
+
+def test_the_collector_spares_the_heap_only_while_ticks_run():
+    """A tick sets the long-lived heap aside from the collector (gc.freeze); nested uses (a tick beside the
+    digest) give it back once, when the last ends."""
+    import gc
+
+    from handlers.reminders import _collector_spares_the_heap
+
+    assert gc.get_freeze_count() == 0
+    with _collector_spares_the_heap():
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with _collector_spares_the_heap():
+            assert gc.get_freeze_count() >= frozen
+        assert gc.get_freeze_count() >= frozen  # the outer one still runs
+    assert gc.get_freeze_count() == 0

@@ -5,7 +5,8 @@ head has not joined), three leaders. Run: ``./test.sh tests/bench/bench_reminder
 TEST_DATABASE_URL for PostgreSQL too). The data is written by a child process, so this process's idle
 memory is the bot's own (code, an open database, one answered ``/status``), not the loader's garbage.
 
-Measured in one run, each against the floor of the same run where one exists:
+Measured in each of three runs, each on a database of its own (the heaviest tick happens once per
+database), against the floor of the same run where one exists; min and median reported:
 - the plain ``COUNT`` of open assignments (the floor; min of 3);
 - the heaviest morning tick (07:30, when rungs fire for every open assignment): its time, the messages
   queued (goal ≤ 12,000, one per person), and how long they take to drain at 30 messages/s;
@@ -23,7 +24,12 @@ import asyncio
 import gc
 import multiprocessing
 import os
+import statistics
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, insert
@@ -35,8 +41,9 @@ from handlers.conversation import Conversation, HandlerContext
 from handlers.reminders import queue_reminders
 from schedules.clock import FixedClock
 from storage.db import Database
-from storage.models import Assignment, ChannelIdentity, OutboxMessage, Person, Task, Unit
-from tests.conftest import VN, vn
+from storage.migrate import upgrade
+from storage.models import Assignment, ChannelIdentity, OutboxMessage, Person, ReminderSent, Task, Unit
+from tests.conftest import VN, postgres_database, vn
 from tests.test_campaign import CONFIG
 
 UNITS = 4000
@@ -45,6 +52,7 @@ CREATED = vn(2024, 11, 1, 8)
 HEAVY_AT = vn(2024, 11, 15, 7, 30)
 QUIET_AT = vn(2024, 11, 15, 15, 17)
 PROBE_EVERY = 0.1
+RUNS = 3
 
 
 def rss() -> int:
@@ -109,7 +117,50 @@ async def timed(work) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-async def test_reminder_tick_at_province_scale(db):
+@dataclass
+class Run:
+    """One run's figures, on a database of its own."""
+
+    count_s: float
+    heavy_s: float
+    heavy_cpu_s: float
+    queued: int
+    people: int
+    rung_items: int
+    unjoined_people: int
+    unjoined_items: int
+    officer_max_s: float
+    officer_answers: int
+    officer_idle_s: float
+    quiet_s: float
+    idle_rss: int
+    after_rss: int
+
+    @property
+    def quiet_ratio(self) -> float:
+        return self.quiet_s / self.count_s
+
+    @property
+    def memory_ratio(self) -> float:
+        return self.after_rss / self.idle_rss
+
+
+@asynccontextmanager
+async def fresh_database(dialect: str, folder) -> AsyncIterator[Database]:
+    """A migrated, empty database of ``dialect`` (the heaviest tick happens once per database)."""
+    if dialect == "postgresql":
+        async for database in postgres_database():
+            yield database
+        return
+    database = Database(f"sqlite+aiosqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}")
+    await upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def one_run(db: Database) -> Run:
     context = multiprocessing.get_context("spawn")
     loader = context.Process(target=_populate, args=(db.url,))
     loader.start()
@@ -136,16 +187,16 @@ async def test_reminder_tick_at_province_scale(db):
     gc.collect()
     idle_rss = rss()
 
-    probes: dict[str, list[float]] = {"officer": []}
+    probes: list[float] = []
     done = asyncio.Event()
 
-    async def probe(label: str, external_id: str) -> None:
+    async def probe(external_id: str) -> None:
         while not done.is_set():
             elapsed, replies = await timed(status_of(external_id))
             assert replies and replies[0].text
-            probes[label].append(elapsed)
+            probes.append(elapsed)
             try:
-                await asyncio.wait_for(done.wait(), PROBE_EVERY)  # pacing: one /status per 100 ms each
+                await asyncio.wait_for(done.wait(), PROBE_EVERY)  # pacing: one /status per 100 ms
             except asyncio.TimeoutError:
                 pass
 
@@ -155,12 +206,13 @@ async def test_reminder_tick_at_province_scale(db):
         finally:
             done.set()
 
-    probers = [asyncio.create_task(probe("officer", officer_id))]
+    prober = asyncio.create_task(probe(officer_id))
     cpu = time.process_time()
     heavy_s, heavy_result = await timed(heavy)
     heavy_cpu = time.process_time() - cpu
-    await asyncio.gather(*probers)
+    await prober
     people, rung_items = len(heavy_result.messages), sum(len(m.items) for m in heavy_result.messages)
+    reminded = len({item.assignment_id for m in heavy_result.messages for item in m.items})
     unjoined_people, unjoined_items = heavy_result.unjoined_people, heavy_result.unjoined_items
     del heavy_result  # as the scheduled job does with the tick's result,
     release_memory()  # and what it does after a heavy tick (``bot.jobs.tick``)
@@ -168,28 +220,50 @@ async def test_reminder_tick_at_province_scale(db):
 
     quiet = [await timed(lambda: queue_reminders(db, QUIET_AT + timedelta(minutes=n), CONFIG)) for n in range(3)]
     quiet_s = min(elapsed for elapsed, _ in quiet)  # min of 3 quiet minutes, as the COUNT's min of 3
-    quiet_result = quiet[-1][1]
+    assert quiet[-1][1].messages == []
     async with db.session() as session:
         queued = (await session.exec(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.created_at == HEAVY_AT))).one()
-        rungs = (await session.exec(select(func.count()).select_from(Assignment).where(
-            Assignment.status.in_(["pending", "returned"])))).one()
+        recorded = (await session.exec(select(func.count()).select_from(ReminderSent).where(
+            ReminderSent.created_at == HEAVY_AT))).one()
+    assert recorded == reminded  # every rung that went into a message was recorded once (its log entry)
+    assert open_count == UNITS * TASKS * 2 // 3
+    return Run(floor, heavy_s, heavy_cpu, queued, people, rung_items, unjoined_people, unjoined_items, max(probes),
+               len(probes), idle_officer, quiet_s, idle_rss, after_rss)
+
+
+def spread(values: list[float], scale: float = 1.0, unit: str = "") -> str:
+    return f"min {min(values) * scale:.2f}{unit}, median {statistics.median(values) * scale:.2f}{unit}"
+
+
+async def test_reminder_tick_at_province_scale(db, tmp_path):
+    runs: list[Run] = []
+    for _ in range(RUNS):
+        async with fresh_database(db.dialect, tmp_path) as database:
+            runs.append(await one_run(database))
+            gc.collect()
 
     tag = f"[{db.dialect}]"
-    print(f"\n{tag} {open_count} open of {UNITS * TASKS} assignments; plain COUNT {floor * 1000:.0f} ms")
-    print(f"{tag} heaviest morning tick: {heavy_s:.2f} s (process CPU {heavy_cpu:.2f} s), {queued} messages queued "
-          f"({people} people; {rung_items} task rungs); "
-          f"drain at 30/s: {queued / 30 / 60:.1f} min; unjoined: {unjoined_people} people, "
-          f"{unjoined_items} reminders")
-    for label, idle in (("officer", idle_officer),):
-        seen = probes[label]
-        print(f"{tag} /status ({label}) during the tick: max {max(seen) * 1000:.0f} ms over {len(seen)} answers; "
-              f"idle {idle * 1000:.0f} ms")
-    print(f"{tag} quiet mid-day tick: {quiet_s * 1000:.0f} ms = {quiet_s / floor:.1f}× COUNT")
-    print(f"{tag} memory: idle {idle_rss / 1e6:.0f} MB, after heaviest tick {after_rss / 1e6:.0f} MB "
-          f"= {after_rss / idle_rss:.2f}×")
-    print(f"BENCH {db.dialect} heavy_s={heavy_s:.3f} heavy_cpu_s={heavy_cpu:.2f} queued={queued} "
-          f"officer_max_ms={max(probes['officer']) * 1000:.0f} officer_idle_ms={idle_officer * 1000:.0f} "
-          f"quiet_ratio={quiet_s / floor:.2f} mem_ratio={after_rss / idle_rss:.2f} count_ms={floor * 1000:.1f}")
-    assert queued == people > 0 and quiet_result.messages == []
-    assert rungs == open_count
+    first = runs[0]
+    heavy = [r.heavy_s for r in runs]
+    officer = [r.officer_max_s for r in runs]
+    print(f"\n{tag} {UNITS} units × {TASKS} tasks, {UNITS * TASKS * 2 // 3} open; {RUNS} runs, each on its own "
+          f"database; plain COUNT {spread([r.count_s for r in runs], 1000, ' ms')}")
+    print(f"{tag} heaviest morning tick: {spread(heavy, 1, ' s')} (process CPU "
+          f"{spread([r.heavy_cpu_s for r in runs], 1, ' s')}) — target ≤ 5 s: "
+          f"{'met' if statistics.median(heavy) <= 5 else 'NOT met'}")
+    print(f"{tag} messages queued: {first.queued} ({first.people} people; {first.rung_items} task rungs), "
+          f"drained at 30/s in {first.queued / 30 / 60:.1f} min — target ≤ 12,000, ≤ 7 min; "
+          f"unjoined: {first.unjoined_people} people, {first.unjoined_items} reminders")
+    print(f"{tag} officer's /status during the tick (every {PROBE_EVERY * 1000:.0f} ms; max of each run): "
+          f"{spread(officer, 1000, ' ms')} over {sum(r.officer_answers for r in runs)} answers; idle "
+          f"{spread([r.officer_idle_s for r in runs], 1000, ' ms')} — target ≤ 1 s: "
+          f"{'met' if max(officer) <= 1 else 'NOT met'}")
+    print(f"{tag} quiet mid-day tick: {spread([r.quiet_ratio for r in runs], 1, '×')} COUNT — target ≤ 5×")
+    print(f"{tag} memory after the heaviest tick: {spread([r.memory_ratio for r in runs], 1, '×')} idle "
+          f"(idle {first.idle_rss / 1e6:.0f} MB) — target ≤ 1.5×")
+    # the goals that are counts or ratios to the same run's floor hold on a busy machine too; the absolute
+    # times (tick ≤ 5 s, /status ≤ 1 s) are printed against their targets above
+    assert all(r.queued == r.people <= 12_000 for r in runs)
+    assert statistics.median(r.quiet_ratio for r in runs) <= 5
+    assert statistics.median(r.memory_ratio for r in runs) <= 1.5

@@ -1,5 +1,5 @@
 """per-task counts kept in the status-change transaction (tasktally), the index of units with their own
-due instant, and remindersent's index as the log of reminders (they are no longer copied to statusevent)
+due instant (reminders are no longer copied to statusevent: their remindersent row is their log entry)
 
 Revision ID: 0010
 Revises: 0007
@@ -30,7 +30,6 @@ def upgrade() -> None:
     op.create_index('ix_assignment_override', 'assignment', ['due_at_override', 'task_id', 'status'], unique=False,
                     sqlite_where=sa.text('due_at_override IS NOT NULL'),
                     postgresql_where=sa.text('due_at_override IS NOT NULL'))
-    op.create_index('ix_remindersent_created_at', 'remindersent', ['created_at'], unique=False)
     # the counts of the assignments already there (storage.tallies.recount, in SQL)
     op.execute(
         "INSERT INTO tasktally (task_id, status, late, units) "
@@ -41,7 +40,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index('ix_remindersent_created_at', table_name='remindersent')
     op.drop_index('ix_assignment_override', table_name='assignment',
                   sqlite_where=sa.text('due_at_override IS NOT NULL'),
                   postgresql_where=sa.text('due_at_override IS NOT NULL'))
