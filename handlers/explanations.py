@@ -339,20 +339,20 @@ async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInf
     statement = upsert_insert(session, TickState).values(name=ASK_STATE, at=now)
     await session.exec(statement.on_conflict_do_update(index_elements=["name"], set_={"at": statement.excluded.at}))
     rows = [row for row in await xp.overdue_without_explanation(session, now)
-            if row[3].astimezone(tz).date() < local.date()]  # from the day after the due day
+            if row.due_at.astimezone(tz).date() < local.date()]  # from the day after the due day
     if not rows:
         return 0
     asked = {key.split(":p", 1)[0] for key in (await session.exec(select(OutboxMessage.dedupe_key).where(
         col(OutboxMessage.dedupe_key).startswith("explask:")))).all()}
     queued = 0
-    for assignment, task, unit, due in rows:
-        key = ask_key(assignment.id, due)
+    for row in rows:
+        key = ask_key(row.assignment_id, row.due_at)
         if key in asked:
             continue
         queued += await notify_roles(session, UNIT_ROLES, Reply(
-            f"⚠️ Nhiệm vụ {ref(task)} đã quá hạn (hết ngày {_day(due, tz)}) mà {unit.name} chưa nộp.\n"
-            f"Đề nghị đơn vị nộp ngay, hoặc gửi giải trình cho lãnh đạo: /giaitrinh #{task.id} nội dung giải trình."),
-            key=key, now=now, unit_id=unit.id, kind="explanation", assignment_id=assignment.id)
+            f"⚠️ Nhiệm vụ #{row.task_id} đã quá hạn (hết ngày {_day(row.due_at, tz)}) mà {row.unit_name} chưa nộp.\n"
+            f"Đề nghị đơn vị nộp ngay, hoặc gửi giải trình cho lãnh đạo: /giaitrinh #{row.task_id} nội dung giải trình."),
+            key=key, now=now, unit_id=row.unit_id, kind="explanation", assignment_id=row.assignment_id)
     return queued
 
 
@@ -370,8 +370,8 @@ async def digest_lines(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
         lines.append(f"• chờ: {unit.name} — #{task.id}: {explanation.text[:80]}")
     if len(pending) > cap:
         lines.append(f"   … và {len(pending) - cap} giải trình khác")
-    for _, task, unit, due in missing[:cap]:
-        lines.append(f"• chưa giải trình: {unit.name} — #{task.id} (hạn {t.day(due.astimezone(tz).date())})")
+    for row in missing[:cap]:
+        lines.append(f"• chưa giải trình: {row.unit_name} — #{row.task_id} (hạn {t.day(row.due_at.astimezone(tz).date())})")
     if len(missing) > cap:
         lines.append(f"   … và {len(missing) - cap} lượt đơn vị khác")
     return lines

@@ -182,23 +182,31 @@ async def pending_explanations(session: AsyncSession) -> list[tuple[Explanation,
     return [tuple(row) for row in (await session.exec(query)).all()]  # type: ignore[misc]
 
 
-async def overdue_without_explanation(session: AsyncSession, now: datetime
-                                      ) -> list[tuple[Assignment, Task, Unit, datetime]]:
-    """Open assignments past due with no explanation waiting or accepted since they fell due."""
-    rows = (await session.exec(
-        select(Assignment, Task, Unit).join(Task, Task.id == Assignment.task_id)
-        .join(Unit, Unit.id == Assignment.unit_id)
-        .where(col(Assignment.status).in_(OPEN_VALUES), Task.due_at < now))).all()
-    overrides = (await session.exec(
-        select(Assignment, Task, Unit).join(Task, Task.id == Assignment.task_id)
-        .join(Unit, Unit.id == Assignment.unit_id)
-        .where(col(Assignment.status).in_(OPEN_VALUES), col(Assignment.due_at_override).is_not(None),
-               Assignment.due_at_override < now))).all()
-    seen: dict[int, tuple[Assignment, Task, Unit, datetime]] = {}
-    for a, t, u in [*rows, *overrides]:
-        due = effective_due_at(a, t.due_at)
+@dataclass(frozen=True, slots=True)
+class OverdueRow:
+    """An open assignment past its due instant (plain columns: a national board has ~40,000)."""
+
+    assignment_id: int
+    task_id: int
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    due_at: datetime
+
+
+async def overdue_without_explanation(session: AsyncSession, now: datetime) -> list[OverdueRow]:
+    """Open assignments past due with no explanation waiting, the earliest due first (then by unit code)."""
+    a = Assignment
+    columns = (a.id, a.task_id, a.unit_id, Unit.code, Unit.name, a.due_at_override, Task.due_at)
+    base = (select(*columns).join(Task, Task.id == a.task_id).join(Unit, Unit.id == a.unit_id)
+            .where(col(a.status).in_(OPEN_VALUES)))
+    rows = (await session.exec(base.where(Task.due_at < now))).all()
+    overrides = (await session.exec(base.where(col(a.due_at_override).is_not(None), a.due_at_override < now))).all()
+    seen: dict[int, OverdueRow] = {}
+    for assignment_id, task_id, unit_id, code, name, override, task_due in [*rows, *overrides]:
+        due = override or task_due
         if now > due:
-            seen[a.id] = (a, t, u, due)
+            seen[assignment_id] = OverdueRow(assignment_id, task_id, unit_id, code, name, due)
     if not seen:
         return []
     # the waiting explanations are few; an IN list of every overdue assignment is not (PostgreSQL allows
@@ -206,4 +214,4 @@ async def overdue_without_explanation(session: AsyncSession, now: datetime
     explained = set((await session.exec(select(Explanation.assignment_id).where(
         col(Explanation.status).in_([X.pending.value])))).all())
     return sorted((row for aid, row in seen.items() if aid not in explained),
-                  key=lambda row: (row[3], row[2].code))
+                  key=lambda row: (row.due_at, row.unit_code))

@@ -154,7 +154,7 @@ async def test_refused_with_a_note_and_listed_again_as_not_explained(office) -> 
     assert "Đã gửi giải trình" in asked[0].text, asked[0].text
     async with office.db.session() as session:
         explanation = (await session.exec(select(Explanation))).one()
-        missing = {(a.id) for a, _, _, _ in await xp.overdue_without_explanation(session, LATE)}
+        missing = {row.assignment_id for row in await xp.overdue_without_explanation(session, LATE)}
         assert assignment.id not in missing
     await office.press(VINH, f"explno:{explanation.id}")
     short = await office.say(VINH, "k")
@@ -165,7 +165,7 @@ async def test_refused_with_a_note_and_listed_again_as_not_explained(office) -> 
         explanation = await session.get(Explanation, explanation.id)
         assert (explanation.status, explanation.decision_note) == ("refused", "Không đủ căn cứ, đề nghị nộp ngay")
         assert (await session.get(Assignment, assignment.id)).status == "pending"
-        assert assignment.id in {a.id for a, _, _, _ in await xp.overdue_without_explanation(session, LATE)}
+        assert assignment.id in {row.assignment_id for row in await xp.overdue_without_explanation(session, LATE)}
     assert "explanation_refused" in await events(office, assignment.id)
     assert any("không chấp nhận" in p["text"] and "Không đủ căn cứ" in p["text"] for p in await outbox_to(office, VAN))
 
