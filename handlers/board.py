@@ -331,7 +331,7 @@ def _task_heading(entry, tz: ZoneInfo) -> list[str]:
     lines.append(f"   Hạn: {t.due(task.deadline_phrase, task.due_at, tz)}")
     if entry.lead:
         lines.append(f"   Chủ trì: {entry.lead.name}")
-    if task.signature_required:
+    if task.signature_required and m.takes_file(task):
         lines.append("   Yêu cầu: tệp PDF có ký số")
     return lines
 
@@ -360,8 +360,10 @@ async def tasks(request: Request, page: int = 1) -> list[Reply]:
         lines.append(f"   Trạng thái: {t.STATUS_LABELS[state.assignment.status]}"
                      + (f" · {t.remaining(state.due_at, now, ctx.tz, ctx.calendar)}"
                         if state.assignment.status in OPEN_STATUSES else ""))
+        if state.assignment.status in OPEN_STATUSES and (hint := m.count_hint(entry.task)):
+            lines.append(f"   {hint}")
         buttons = []
-        if state.assignment.status in TAKES_FILES:
+        if state.assignment.status in TAKES_FILES and m.takes_file(entry.task):
             buttons = [[Button(f"📤 Nộp {ref(entry.task)} {m.short(entry.task.title, 36)}",
                                f"submit:{state.assignment.id}")]]
         blocks.append(Block("\n".join(lines), buttons))

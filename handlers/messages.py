@@ -91,6 +91,20 @@ def short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def takes_file(task) -> bool:
+    """Whether a unit hands this task in as a file (every task but a count-only one: /tiendo instead)."""
+    return task.count_mode != "count"
+
+
+def count_hint(task) -> str | None:
+    """How a unit reports a task's progress count, with an example («/tiendo #12 12/15»); None without one."""
+    if not task.count_mode:
+        return None
+    example = f"{max(task.count_total - 3, 0)}/{task.count_total}" if task.count_total else "12/15"
+    verb = "Báo cáo số lượng" if task.count_mode == "count" else "Kèm báo cáo số lượng"
+    return f"{verb}: /tiendo #{task.id} {example} (số đã hoàn thành / số được giao)"
+
+
 def megabytes(size: int | None) -> str:
     """A file size as people read it: 1,2 MB or 350 KB."""
     size = size or 0

@@ -36,7 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts as t
 from handlers.chat import Button, Reply, reply_to_payload
-from handlers.messages import short
+from handlers.messages import count_hint, short, takes_file
 from schedules.calendar import WorkCalendar
 from schedules.ladder import AssignmentView, Rung, due_reminders, fire_instants, may_send
 from storage.db import Database, upsert_insert
@@ -244,9 +244,12 @@ def reminder_text(item: ReminderItem, now: datetime, config: LadderConfig) -> st
     lines = [head, f"Hạn: {deadline}"]
     if task.template:
         lines.append(f"Biểu mẫu: {task.template}")
-    if task.signature_required:
+    if task.signature_required and takes_file(task):
         lines.append("Yêu cầu: tệp PDF có ký số.")
-    lines.append("Trả lời tin nhắn này bằng tệp PDF để nộp, hoặc bấm nút bên dưới.")
+    if hint := count_hint(task):
+        lines.append(hint)
+    if takes_file(task):
+        lines.append("Trả lời tin nhắn này bằng tệp PDF để nộp, hoặc bấm nút bên dưới.")
     return "\n".join(lines)
 
 
@@ -255,8 +258,9 @@ def reminder_reply(items: list[ReminderItem], now: datetime, config: LadderConfi
     """One person's reminders of one tick as one message, soonest due first."""
     if len(items) == 1:
         item = items[0]
-        return Reply(reminder_text(item, now, config), buttons=[[
-            Button("📤 Nộp ngay", f"submit:{item.assignment_id}"), Button("🕒 Xin gia hạn", f"extend:{item.assignment_id}")]])
+        submit = [Button("📤 Nộp ngay", f"submit:{item.assignment_id}")] if takes_file(item.task) else []
+        return Reply(reminder_text(item, now, config),
+                     buttons=[submit + [Button("🕒 Xin gia hạn", f"extend:{item.assignment_id}")]])
     items = sorted(items, key=lambda i: i.shape.order)
     unit = items[0].unit
     lines = [f"🔔 Nhắc việc: {unit.name} có {len(items)} việc cần nộp "
@@ -267,19 +271,23 @@ def reminder_reply(items: list[ReminderItem], now: datetime, config: LadderConfi
         line = cache.get(key)
         if line is None:
             task = item.task
-            extra = " · ký số" if task.signature_required else ""
+            extra = " · ký số" if task.signature_required and takes_file(task) else ""
+            hint = count_hint(task)
             line = cache[key] = (f"\n#{task.id} «{short(task.title, 120)}»\n   Hạn: "
-                                 f"{t.due(item.phrase, item.due_at, config.tz)}{extra}\n   {standing(item, now, config)}")
+                                 f"{t.due(item.phrase, item.due_at, config.tz)}{extra}\n   {standing(item, now, config)}"
+                                 + (f"\n   {hint}" if hint else ""))
         lines.append(line)
-    lines.append("\nTrả lời tin này bằng tệp PDF kèm ghi chú «#SỐ» của việc, hoặc bấm nút nộp của việc đó.")
+    with_files = [item for item in items if takes_file(item.task)]
+    if with_files:
+        lines.append("\nTrả lời tin này bằng tệp PDF kèm ghi chú «#SỐ» của việc, hoặc bấm nút nộp của việc đó.")
     buttons = {} if buttons is None else buttons  # one per assignment, shared by the unit's officer and head
     chosen = []
-    for item in items[:TASK_BUTTONS]:
+    for item in with_files[:TASK_BUTTONS]:
         if item.assignment_id not in buttons:
             buttons[item.assignment_id] = Button(f"📤 Nộp #{item.task.id}", f"submit:{item.assignment_id}")
         chosen.append(buttons[item.assignment_id])
     rows = [chosen[i:i + 4] for i in range(0, len(chosen), 4)]
-    if len(items) > TASK_BUTTONS:
+    if len(with_files) > TASK_BUTTONS:
         lines.append(f"Nút nộp cho {TASK_BUTTONS} việc hạn sớm nhất; bấm «Xem tất cả» để thấy đủ {len(items)} việc.")
         rows.append([Button("📋 Xem tất cả", "tasks:1")])  # the /tasks view, its first page
     return Reply("\n".join(lines), buttons=rows)

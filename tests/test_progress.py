@@ -150,3 +150,28 @@ def test_cli_count_task_and_status(env) -> None:
     status = call("status")
     assert "🔢 Tiến độ (đã hoàn thành / được giao):" in status.output
     assert "• Thị trấn Hồ Xá: chưa báo cáo" in status.output
+
+
+async def test_a_count_only_task_asks_for_a_number_not_a_file(office) -> None:
+    """A count-only task is reported with /tiendo: its reminder and /tasks say so and offer no file button; a
+    count+file task keeps the file button and adds the count."""
+    from datetime import timedelta
+
+    from handlers.reminders import plan_reminders
+    from tests.test_campaign import CONFIG
+
+    count_only = await office.assignment("HOXA", 7)
+    assert count_only.task_id == office.task_id
+    tasks = await office.say(AN, "/tasks")
+    listed = "\n".join(r.text for r in tasks)
+    assert f"Báo cáo số lượng: /tiendo #{office.task_id}" in listed
+    assert f"submit:{count_only.id}" not in [b.choice for r in tasks for row in r.buttons for b in row]
+
+    plan = await plan_reminders(office.db, NOW + timedelta(hours=1), CONFIG)  # the "assigned" notices
+    (mine,) = [m for m in plan if m.person.name == AN]
+    assert f"/tiendo #{office.task_id}" in mine.reply.text
+    assert f"submit:{count_only.id}" not in [b.choice for row in mine.reply.buttons for b in row]
+    (van,) = [m for m in plan if m.person.name == VAN]  # BENQUAN owes the count+file task too
+    fixed = [i for i in van.items if i.task.id == office.fixed_id]
+    assert fixed and f"Kèm báo cáo số lượng: /tiendo #{office.fixed_id} 9/12" in van.reply.text
+    assert f"submit:{fixed[0].assignment_id}" in [b.choice for row in van.reply.buttons for b in row]
