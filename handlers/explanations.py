@@ -12,22 +12,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections import defaultdict
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts as t
-from handlers.chat import Button, FileTooLarge, OutFile, Reply
+from handlers.chat import Button, FileTooLarge, OutFile, Reply, reply_to_payload
+from handlers.messages import short
 from handlers.notify import notify_roles
 from schedules.calendar import WorkCalendar
 from schedules.deadlines import DeadlineError, parse_deadline
 from storage import explanations as xp
-from storage.models import Explanation, OutboxMessage, Person, Role, Task, TickState, Unit
+from storage.models import Explanation, Person, ReminderSent, Role, Task, TickState, Unit
 from storage.db import upsert_insert
-from storage.queries import clear_state, set_state
+from storage.outbox import enqueue, recipients
+from storage.queries import clear_state, people_with_roles, set_state
 from storage.roster import fold
 from storage.status import effective_due_at
 
@@ -322,12 +325,46 @@ async def send_file(request: Request, explanation_id: int) -> list[Reply]:
 # --- asking overdue units (the scheduled job) ------------------------------------------------------
 
 
-def ask_key(assignment_id: int, due: datetime) -> str:
-    return f"explask:a{assignment_id}:{due.timestamp():.0f}"
+EXPLAIN_RUNG = "explain"
+"""The ask recorded in ``ReminderSent`` (round 0, the unit's due instant): once per assignment and due instant,
+like a rung of the ladder, and shown in the log as "đề nghị giải trình"."""
+ASK_LISTED = 15
+"""Tasks listed in one unit's ask (within Zalo's 2,000 characters); the rest counted, with /tasks."""
+
+
+def ask_text(unit_name: str, rows: list[xp.OverdueRow], tz: ZoneInfo) -> str:
+    """One unit's ask for its tasks overdue since before today, soonest due first."""
+    if len(rows) == 1:
+        (row,) = rows
+        return (f"⚠️ Nhiệm vụ #{row.task_id} đã quá hạn (hết ngày {_day(row.due_at, tz)}) mà {unit_name} chưa nộp.\n"
+                f"Đề nghị đơn vị nộp ngay, hoặc gửi giải trình cho lãnh đạo: /giaitrinh #{row.task_id} nội dung giải trình.")
+    lines = [f"⚠️ {unit_name} có {len(rows)} nhiệm vụ đã quá hạn mà chưa nộp:"]
+    lines += [f"• #{row.task_id} «{short(row.task_title, 60)}» — hết hạn ngày {_day(row.due_at, tz)}"
+              for row in rows[:ASK_LISTED]]
+    if len(rows) > ASK_LISTED:
+        lines.append(f"… và {len(rows) - ASK_LISTED} nhiệm vụ khác (xem /tasks).")
+    lines.append("Đề nghị đơn vị nộp ngay, hoặc gửi giải trình cho lãnh đạo cho từng việc: "
+                 "/giaitrinh #SỐ nội dung giải trình.")
+    return "\n".join(lines)
+
+
+async def _record_asks(session: AsyncSession, rows: list[xp.OverdueRow], now: datetime) -> set[int]:
+    """Record each ask once (assignment, due instant); the assignments this call recorded."""
+    won: set[int] = set()
+    for start in range(0, len(rows), 1000):
+        statement = (upsert_insert(session, ReminderSent).values([
+            dict(assignment_id=row.assignment_id, round=0, rung=EXPLAIN_RUNG, due_at=row.due_at, unit_id=row.unit_id,
+                 created_at=now) for row in rows[start:start + 1000]])
+            .on_conflict_do_nothing(index_elements=["assignment_id", "round", "rung", "due_at"])
+            .returning(ReminderSent.assignment_id))
+        won.update((await session.exec(statement)).scalars().all())
+    return won
 
 
 async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> int:
-    """Once per due instant, on a working day in office hours, ask each overdue unit for an explanation."""
+    """Once per due instant, on a working day in office hours, ask each overdue unit for an explanation: one
+    message per unit (to its officers and heads) listing its tasks overdue since before today. An ask is
+    recorded only for units someone can be reached in: a unit whose people join later is asked then."""
     local = now.astimezone(tz)
     if not calendar.is_working_day(local.date()) or not ASK_FROM <= local.time() < ASK_UNTIL:
         return 0
@@ -342,17 +379,26 @@ async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInf
             if row.due_at.astimezone(tz).date() < local.date()]  # from the day after the due day
     if not rows:
         return 0
-    asked = {key.split(":p", 1)[0] for key in (await session.exec(select(OutboxMessage.dedupe_key).where(
-        col(OutboxMessage.dedupe_key).startswith("explask:")))).all()}
-    queued = 0
+    people = await people_with_roles(session, UNIT_ROLES)
+    reachable = {r.person_id: r for r in await recipients(session, [p.id for p in people])}
+    audience: dict[int, list] = defaultdict(list)  # unit → the chat accounts of its officers and heads
+    for person in people:
+        if person.unit_id is not None and person.id in reachable:
+            audience[person.unit_id].append(reachable[person.id])
+    rows = [row for row in rows if row.unit_id in audience]
+    won = await _record_asks(session, rows, now)
+    by_unit: dict[int, list[xp.OverdueRow]] = defaultdict(list)
     for row in rows:
-        key = ask_key(row.assignment_id, row.due_at)
-        if key in asked:
-            continue
-        queued += await notify_roles(session, UNIT_ROLES, Reply(
-            f"⚠️ Nhiệm vụ #{row.task_id} đã quá hạn (hết ngày {_day(row.due_at, tz)}) mà {row.unit_name} chưa nộp.\n"
-            f"Đề nghị đơn vị nộp ngay, hoặc gửi giải trình cho lãnh đạo: /giaitrinh #{row.task_id} nội dung giải trình."),
-            key=key, now=now, unit_id=row.unit_id, kind="explanation", assignment_id=row.assignment_id)
+        if row.assignment_id in won:
+            by_unit[row.unit_id].append(row)
+    queued = 0
+    for unit_id, unit_rows in by_unit.items():
+        payload = reply_to_payload(Reply(ask_text(unit_rows[0].unit_name, unit_rows, tz)))
+        for recipient in audience[unit_id]:
+            queued += await enqueue(
+                session, dedupe_key=f"explask:u{unit_id}:{now.timestamp():.0f}:p{recipient.person_id}",
+                recipient=recipient, payload=payload, now=now, kind="explanation",
+                assignment_id=unit_rows[0].assignment_id if len(unit_rows) == 1 else None)
     return queued
 
 

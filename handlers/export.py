@@ -63,6 +63,7 @@ RUNG_LABELS = {
     "today": "nhắc: hôm nay là hạn cuối",
     "overdue": "nhắc: đã quá hạn",
     "escalated": "báo cáo lãnh đạo",
+    "explain": "đề nghị giải trình (quá hạn)",
 }
 """The default ladder's rungs as the log names them (a rung of a configured ladder shows its own name)."""
 

@@ -188,6 +188,7 @@ class OverdueRow:
 
     assignment_id: int
     task_id: int
+    task_title: str
     unit_id: int
     unit_code: str
     unit_name: str
@@ -197,16 +198,16 @@ class OverdueRow:
 async def overdue_without_explanation(session: AsyncSession, now: datetime) -> list[OverdueRow]:
     """Open assignments past due with no explanation waiting, the earliest due first (then by unit code)."""
     a = Assignment
-    columns = (a.id, a.task_id, a.unit_id, Unit.code, Unit.name, a.due_at_override, Task.due_at)
+    columns = (a.id, a.task_id, Task.title, a.unit_id, Unit.code, Unit.name, a.due_at_override, Task.due_at)
     base = (select(*columns).join(Task, Task.id == a.task_id).join(Unit, Unit.id == a.unit_id)
             .where(col(a.status).in_(OPEN_VALUES)))
     rows = (await session.exec(base.where(Task.due_at < now))).all()
     overrides = (await session.exec(base.where(col(a.due_at_override).is_not(None), a.due_at_override < now))).all()
     seen: dict[int, OverdueRow] = {}
-    for assignment_id, task_id, unit_id, code, name, override, task_due in [*rows, *overrides]:
+    for assignment_id, task_id, title, unit_id, code, name, override, task_due in [*rows, *overrides]:
         due = override or task_due
         if now > due:
-            seen[assignment_id] = OverdueRow(assignment_id, task_id, unit_id, code, name, due)
+            seen[assignment_id] = OverdueRow(assignment_id, task_id, title, unit_id, code, name, due)
     if not seen:
         return []
     # the waiting explanations are few; an IN list of every overdue assignment is not (PostgreSQL allows

@@ -195,6 +195,39 @@ async def test_overdue_units_are_asked_once_and_the_digest_lists_them(office) ->
     assert digest.text.index("📝 GIẢI TRÌNH") < digest.text.index("📎 Kèm biểu đồ")  # before the footer
 
 
+async def test_a_unit_with_several_overdue_tasks_is_asked_in_one_message_and_a_late_joiner_then(db, tmp_path) -> None:
+    """One ask per unit and day, listing its overdue tasks (one message a morning per person); a unit nobody of
+    which has joined is not recorded as asked, and is asked once someone joins."""
+    from handlers.explanations import EXPLAIN_RUNG
+    from storage.models import ChannelIdentity, Person, ReminderSent
+
+    await load_demo(db, now=NOW, tz=VN)
+    office = Office(db, FixedClock(LATE))
+    await office.bind_everyone()
+    async with db.session() as session:  # Thị trấn Hồ Xá has not joined yet
+        for identity in (await session.exec(select(ChannelIdentity).join(Person).where(
+                Person.name.in_([AN, "Trần Văn Quang"])))).all():
+            identity.person_id = office.ids[VINH]  # (moved aside: the unit's people have no chat)
+            session.add(identity)
+    async with db.session() as session:
+        asked = await ask_overdue_units(session, now=LATE, tz=VN, calendar=WorkCalendar())
+    assert asked > 0
+    van = [p["text"] for p in await outbox_to(office, VAN)]
+    assert len(van) == 1 and "Hồ Xá" not in van[0]
+    assert "có 2 nhiệm vụ đã quá hạn mà chưa nộp" in van[0] and van[0].count("\n• #") == 2
+    assert "/giaitrinh #SỐ" in van[0]
+    async with db.session() as session:
+        recorded = (await session.exec(select(ReminderSent).where(ReminderSent.rung == EXPLAIN_RUNG))).all()
+        hoxa = (await office.assignment("HOXA")).id
+    assert recorded and hoxa not in {r.assignment_id for r in recorded}
+    await office.bind_everyone()  # Hồ Xá joins; the next working day it is asked, the others are not again
+    async with db.session() as session:
+        await ask_overdue_units(session, now=vn(2026, 12, 8, 9), tz=VN, calendar=WorkCalendar())
+    assert len(await outbox_to(office, VAN)) == 1
+    an = [p["text"] for p in await outbox_to(office, AN)]
+    assert len(an) == 1 and "Thị trấn Hồ Xá chưa nộp" in an[0]
+
+
 async def test_a_pdf_captioned_giai_trinh_is_attached(office) -> None:
     move(office, LATE)
     await office.say(AN, "/giaitrinh Chờ số liệu")

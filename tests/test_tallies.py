@@ -13,7 +13,7 @@ from sqlmodel import select
 from storage import extensions, tallies
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Assignment, AssignmentStatus, TaskTally
+from storage.models import Assignment, AssignmentStatus, ReminderSent, TaskTally
 from storage.queries import task_summaries
 from storage.status import transition
 from tests.conftest import VN, vn
@@ -21,6 +21,7 @@ from tests.test_storage import make_task, seed_units
 
 S = AssignmentStatus
 DUE = vn(2024, 11, 15, 23, 59, 59)
+DUE_2026 = vn(2026, 12, 4, 23, 59, 59)  # 1796403599
 
 
 async def kept(db) -> dict[tuple[str, bool], int]:
@@ -122,10 +123,20 @@ async def test_the_upgrade_counts_what_is_already_there(tmp_path):
                 "(1, 1, 1, 'pending', 0, NULL, '2026-11-02 02:00:00', '2026-11-02 02:00:00'), "
                 "(2, 1, 2, 'submitted', 1, '2026-12-05 02:00:00', '2026-12-05 02:00:00', '2026-11-02 02:00:00'), "
                 "(3, 1, 3, 'accepted', 1, '2026-12-01 02:00:00', '2026-12-02 02:00:00', '2026-11-02 02:00:00')",
+                "INSERT INTO person (id, name, role, unit_id, active, created_at, updated_at) VALUES "
+                "(1, 'Cán bộ', 'officer', 1, 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
             ):
                 await session.exec(text(statement))
+            for key in ("explask:a1:1796403599:p1", "explask:a1:1796403599:p2"):  # asked (two people) before 0010
+                await session.exec(text(
+                    "INSERT INTO outboxmessage (dedupe_key, person_id, channel, chat_id, payload, created_at, "
+                    "not_before, attempts, kind, parts_sent) VALUES (:key, 1, 'telegram', '1', '{}', "
+                    "'2026-12-07 02:00:00', '2026-12-07 02:00:00', 0, 'explanation', 0)"), params={"key": key})
         await upgrade(db)
         assert await kept(db) == {("pending", False): 1, ("submitted", True): 1, ("accepted", False): 1}
         await no_drift(db)
+        async with db.session() as session:  # the ask already sent is recorded once: it is not sent again
+            (ask,) = (await session.exec(select(ReminderSent))).all()
+        assert (ask.assignment_id, ask.round, ask.rung, ask.due_at, ask.unit_id) == (1, 0, "explain", DUE_2026, 1)
     finally:
         await db.dispose()
