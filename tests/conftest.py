@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -163,6 +164,28 @@ async def sqlite_database(tmp_path: Path) -> AsyncIterator[Database]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
     await upgrade(db)
     try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def database_at(folder: Path, revision: str, statements: tuple[str, ...] = (), *,
+                      outbox_keys: tuple[str, ...] = (), outbox_kind: str = "reminder",
+                      outbox_at: str = "2026-12-04 00:30:00") -> AsyncIterator[Database]:
+    """A SQLite database migrated only up to ``revision`` and holding the rows ``statements`` insert (and
+    outbox rows with ``outbox_keys``): what an older version left, for testing an upgrade of it."""
+    db = Database(f"sqlite+aiosqlite:///{folder / f'old-{revision}.db'}")
+    try:
+        await upgrade(db, revision)
+        async with db.session() as session:
+            for statement in statements:
+                await session.exec(text(statement))
+            for key in outbox_keys:
+                await session.exec(text(
+                    "INSERT INTO outboxmessage (dedupe_key, person_id, channel, chat_id, payload, created_at, "
+                    "not_before, attempts, kind) VALUES (:key, 1, 'telegram', '1', '{}', :at, :at, 0, :kind)"),
+                    params={"key": key, "at": outbox_at, "kind": outbox_kind})
         yield db
     finally:
         await db.dispose()

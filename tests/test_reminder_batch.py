@@ -224,40 +224,26 @@ async def test_a_tick_beside_a_busy_sqlite_bot_waits_for_the_lock_instead_of_fai
 
 async def test_reminders_queued_before_batching_still_count_as_sent(tmp_path):
     """The upgrade to 0007 records each rung found in the old one-row-per-rung outbox keys."""
-    from sqlalchemy import text
-
-    from storage.db import Database
     from storage.migrate import upgrade
+    from tests.conftest import database_at
 
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
-    try:
-        await upgrade(db, "0009")
-        async with db.session() as session:
-            for statement in (
-                "INSERT INTO unit (id, code, name, kind, groups, aliases, active, created_at, updated_at) VALUES "
-                "(1, 'XA1', 'Xã Một', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
-                "INSERT INTO person (id, name, role, unit_id, active, created_at, updated_at) VALUES "
-                "(1, 'Cán bộ', 'officer', 1, 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
-                "INSERT INTO task (id, title, due_at, deadline_phrase, signature_required, coordinating_unit_ids, "
-                "created_at) VALUES (1, 'Báo cáo', '2026-12-04 16:59:59', 'hạn', 0, '[]', '2026-11-02 02:00:00')",
-                "INSERT INTO assignment (id, task_id, unit_id, status, round, status_changed_at, created_at) VALUES "
-                "(1, 1, 1, 'pending', 0, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
-            ):
-                await session.exec(text(statement))
-            for key in ("rem:a1:assigned:p1:telegram:1", "rem:a1:r0:today:20261204T165959:p1:telegram:1",
-                        "esc:t1:escalated:1796403599:p9:telegram:9"):
-                await session.exec(text(
-                    "INSERT INTO outboxmessage (dedupe_key, person_id, channel, chat_id, payload, created_at, "
-                    "not_before, attempts, kind) VALUES (:key, 1, 'telegram', '1', '{}', '2026-12-04 00:30:00', "
-                    "'2026-12-04 00:30:00', 0, 'reminder')"), params={"key": key})
+    async with database_at(tmp_path, "0009", (
+        "INSERT INTO unit (id, code, name, kind, groups, aliases, active, created_at, updated_at) VALUES "
+        "(1, 'XA1', 'Xã Một', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
+        "INSERT INTO person (id, name, role, unit_id, active, created_at, updated_at) VALUES "
+        "(1, 'Cán bộ', 'officer', 1, 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
+        "INSERT INTO task (id, title, due_at, deadline_phrase, signature_required, coordinating_unit_ids, "
+        "created_at) VALUES (1, 'Báo cáo', '2026-12-04 16:59:59', 'hạn', 0, '[]', '2026-11-02 02:00:00')",
+        "INSERT INTO assignment (id, task_id, unit_id, status, round, status_changed_at, created_at) VALUES "
+        "(1, 1, 1, 'pending', 0, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
+    ), outbox_keys=("rem:a1:assigned:p1:telegram:1", "rem:a1:r0:today:20261204T165959:p1:telegram:1",
+                    "esc:t1:escalated:1796403599:p9:telegram:9")) as db:
         await upgrade(db)
         async with db.session() as session:
             rows = (await session.exec(select(ReminderSent).order_by(ReminderSent.id))).all()
         assert [(r.assignment_id, r.round, r.rung, r.unit_id) for r in rows] == [
             (1, 0, "assigned", 1), (1, 0, "today", 1), (1, 0, "escalated", 1)]
         assert rows[1].due_at == rows[2].due_at == vn(2026, 12, 4, 23, 59, 59)
-    finally:
-        await db.dispose()
 
 
 async def test_an_archived_task_is_not_reminded(db):

@@ -7,16 +7,14 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
 from sqlmodel import select
 
 from storage import extensions, tallies
-from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Assignment, AssignmentStatus, ReminderSent, TaskTally
 from storage.queries import task_summaries
 from storage.status import transition
-from tests.conftest import VN, vn
+from tests.conftest import VN, database_at, vn
 from tests.test_storage import make_task, seed_units
 
 S = AssignmentStatus
@@ -107,36 +105,25 @@ async def test_concurrent_changes_to_one_task_all_count(db):
 
 
 async def test_the_upgrade_counts_what_is_already_there(tmp_path):
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'old.db'}")
-    try:
-        await upgrade(db, "0007")
-        async with db.session() as session:
-            for statement in (
-                "INSERT INTO unit (id, code, name, kind, groups, aliases, active, created_at, updated_at) VALUES "
-                "(1, 'XA1', 'Xã Một', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00'), "
-                "(2, 'XA2', 'Xã Hai', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00'), "
-                "(3, 'XA3', 'Xã Ba', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
-                "INSERT INTO task (id, title, due_at, deadline_phrase, signature_required, coordinating_unit_ids, "
-                "created_at) VALUES (1, 'Báo cáo', '2026-12-04 16:59:59', 'hạn', 0, '[]', '2026-11-02 02:00:00')",
-                "INSERT INTO assignment (id, task_id, unit_id, status, round, submitted_at, status_changed_at, "
-                "created_at) VALUES "
-                "(1, 1, 1, 'pending', 0, NULL, '2026-11-02 02:00:00', '2026-11-02 02:00:00'), "
-                "(2, 1, 2, 'submitted', 1, '2026-12-05 02:00:00', '2026-12-05 02:00:00', '2026-11-02 02:00:00'), "
-                "(3, 1, 3, 'accepted', 1, '2026-12-01 02:00:00', '2026-12-02 02:00:00', '2026-11-02 02:00:00')",
-                "INSERT INTO person (id, name, role, unit_id, active, created_at, updated_at) VALUES "
-                "(1, 'Cán bộ', 'officer', 1, 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
-            ):
-                await session.exec(text(statement))
-            for key in ("explask:a1:1796403599:p1", "explask:a1:1796403599:p2"):  # asked (two people) before 0010
-                await session.exec(text(
-                    "INSERT INTO outboxmessage (dedupe_key, person_id, channel, chat_id, payload, created_at, "
-                    "not_before, attempts, kind, parts_sent) VALUES (:key, 1, 'telegram', '1', '{}', "
-                    "'2026-12-07 02:00:00', '2026-12-07 02:00:00', 0, 'explanation', 0)"), params={"key": key})
+    async with database_at(tmp_path, "0007", (
+        "INSERT INTO unit (id, code, name, kind, groups, aliases, active, created_at, updated_at) VALUES "
+        "(1, 'XA1', 'Xã Một', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00'), "
+        "(2, 'XA2', 'Xã Hai', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00'), "
+        "(3, 'XA3', 'Xã Ba', 'commune', '[]', '[]', 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
+        "INSERT INTO task (id, title, due_at, deadline_phrase, signature_required, coordinating_unit_ids, "
+        "created_at) VALUES (1, 'Báo cáo', '2026-12-04 16:59:59', 'hạn', 0, '[]', '2026-11-02 02:00:00')",
+        "INSERT INTO assignment (id, task_id, unit_id, status, round, submitted_at, status_changed_at, "
+        "created_at) VALUES "
+        "(1, 1, 1, 'pending', 0, NULL, '2026-11-02 02:00:00', '2026-11-02 02:00:00'), "
+        "(2, 1, 2, 'submitted', 1, '2026-12-05 02:00:00', '2026-12-05 02:00:00', '2026-11-02 02:00:00'), "
+        "(3, 1, 3, 'accepted', 1, '2026-12-01 02:00:00', '2026-12-02 02:00:00', '2026-11-02 02:00:00')",
+        "INSERT INTO person (id, name, role, unit_id, active, created_at, updated_at) VALUES "
+        "(1, 'Cán bộ', 'officer', 1, 1, '2026-11-02 02:00:00', '2026-11-02 02:00:00')",
+    ), outbox_keys=("explask:a1:1796403599:p1", "explask:a1:1796403599:p2"),  # asked (two people) before 0010
+            outbox_kind="explanation", outbox_at="2026-12-07 02:00:00") as db:
         await upgrade(db)
         assert await kept(db) == {("pending", False): 1, ("submitted", True): 1, ("accepted", False): 1}
         await no_drift(db)
         async with db.session() as session:  # the ask already sent is recorded once: it is not sent again
             (ask,) = (await session.exec(select(ReminderSent))).all()
         assert (ask.assignment_id, ask.round, ask.rung, ask.due_at, ask.unit_id) == (1, 0, "explain", DUE_2026, 1)
-    finally:
-        await db.dispose()

@@ -41,9 +41,8 @@ from handlers.conversation import Conversation, HandlerContext
 from handlers.reminders import queue_reminders
 from schedules.clock import FixedClock
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Assignment, ChannelIdentity, OutboxMessage, Person, ReminderSent, Task, Unit
-from tests.conftest import VN, postgres_database, vn
+from tests.conftest import VN, postgres_database, sqlite_database, vn
 from tests.test_campaign import CONFIG
 
 UNITS = 4000
@@ -152,12 +151,10 @@ async def fresh_database(dialect: str, folder) -> AsyncIterator[Database]:
         async for database in postgres_database():
             yield database
         return
-    database = Database(f"sqlite+aiosqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}")
-    await upgrade(database)
-    try:
+    run_folder = folder / f"run-{uuid.uuid4().hex[:8]}"
+    run_folder.mkdir()
+    async for database in sqlite_database(run_folder):
         yield database
-    finally:
-        await database.dispose()
 
 
 async def one_run(db: Database) -> Run:
