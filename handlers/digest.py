@@ -30,7 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import messages as m
 from handlers import texts as t
-from handlers.chat import CHANNEL_LIMITS, OutFile, Reply
+from handlers.chat import CHANNEL_LIMITS, OutFile, Reply, reply_to_payload
 from handlers.export import board_files, shorten
 from handlers.notify import notify
 from schedules.calendar import WorkCalendar
@@ -48,20 +48,18 @@ from storage.models import (
     Unit,
 )
 from storage.channels import sent_this_month
-from storage.outbox import people_without_chat, recipients
+from storage.outbox import OutboxRow, enqueue_many, people_without_chat, recipients
 from storage.queries import (
-    TaskBoard,
     TaskSummary,
     UnitLine,
     UnitRank,
-    board,
     people_with_roles,
     task_summaries,
     unit_lines,
     unit_order,
     unit_ranking,
 )
-from storage.status import OPEN_STATUSES, OPEN_VALUES
+from storage.status import OPEN_STATUSES, OPEN_VALUES, is_overdue
 
 S = AssignmentStatus
 
@@ -629,16 +627,43 @@ async def _return_reasons(session: AsyncSession, assignment_ids: list[int]) -> d
     return {assignment_id: note for assignment_id, note in (await session.exec(query)).all()}
 
 
-def render_unit_summary(unit: Unit, entries: list[TaskBoard], reasons: dict[int, str | None], *,
+@dataclass(frozen=True, slots=True)
+class SummaryItem:
+    """A unit's share of one active task, as its Monday summary shows it (plain values: a national roster's
+    summaries read 240,000 of them)."""
+
+    task: Task
+    assignment_id: int
+    status: str
+    due_at: datetime
+    overdue: bool
+
+
+async def summary_items(session: AsyncSession, unit_ids: list[int], now: datetime) -> dict[int, list[SummaryItem]]:
+    """Each unit's share of the active tasks: one columns query, the tasks read once."""
+    tasks = {task.id: task for task in (await session.exec(select(Task).where(Task.archived_at == None))).all()}  # noqa: E711
+    items: dict[int, list[SummaryItem]] = defaultdict(list)
+    if not tasks:
+        return items
+    a = Assignment
+    rows = (await session.exec(select(a.unit_id, a.task_id, a.id, a.status, a.due_at_override).where(
+        col(a.unit_id).in_(unit_ids), col(a.task_id).in_(list(tasks))))).all()
+    for unit_id, task_id, assignment_id, status, override in rows:
+        task = tasks[task_id]
+        due_at = override or task.due_at
+        items[unit_id].append(SummaryItem(task, assignment_id, status, due_at, is_overdue(status, due_at, now)))
+    return items
+
+
+def render_unit_summary(unit: Unit, items: list[SummaryItem], reasons: dict[int, str | None], *,
                         now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> str:
-    """One unit's week: its open tasks by due date (overdue first), the returned ones with the reason."""
-    states = [(entry, state) for entry in entries for state in entry.units if state.unit.id == unit.id]
-    open_items = sorted(((e, s) for e, s in states if S(s.assignment.status) in OPEN_STATUSES),
-                        key=lambda item: (item[1].due_at, item[0].task.id))
-    waiting = sum(s.assignment.status == S.submitted for _, s in states)
-    accepted = sum(s.assignment.status == S.accepted for _, s in states)
-    overdue = sum(s.overdue for _, s in open_items)
-    returned = [(e, s) for e, s in open_items if s.assignment.status == S.returned]
+    """One unit's week (``items``: its share of each active task): its open tasks by due date (overdue first),
+    the returned ones with the reason."""
+    open_items = sorted((i for i in items if S(i.status) in OPEN_STATUSES), key=lambda i: (i.due_at, i.task.id))
+    waiting = sum(i.status == S.submitted for i in items)
+    accepted = sum(i.status == S.accepted for i in items)
+    overdue = sum(i.overdue for i in open_items)
+    returned = [i for i in open_items if i.status == S.returned]
     lines = [f"📅 Việc của {unit.name} — {t.day_with_weekday(_local_day(now, tz))}"]
     if not open_items:
         lines.append("Đơn vị không còn việc nào phải nộp. Cảm ơn!")
@@ -647,14 +672,14 @@ def render_unit_summary(unit: Unit, entries: list[TaskBoard], reasons: dict[int,
                      + (f", trong đó {overdue} việc quá hạn" if overdue else "")
                      + (f", {len(returned)} việc bị trả lại" if returned else "") + ".")
         lines.append("")
-        for index, (entry, state) in enumerate(open_items, start=1):
-            mark = "⚠️" if state.overdue else ("↩️" if state.assignment.status == S.returned else "⏳")
-            extended = " (đã gia hạn)" if state.due_at != entry.task.due_at else ""
-            lines.append(f"{mark} #{entry.task.id} {shorten(entry.task.title, 70)}")
-            lines.append(f"   Hạn{extended}: {t.day_with_weekday(_local_day(state.due_at, tz))}"
-                         f" — {t.remaining(state.due_at, now, tz, calendar)}")
-            if state.assignment.status == S.returned:
-                reason = reasons.get(state.assignment.id)
+        for item in open_items:
+            mark = "⚠️" if item.overdue else ("↩️" if item.status == S.returned else "⏳")
+            extended = " (đã gia hạn)" if item.due_at != item.task.due_at else ""
+            lines.append(f"{mark} #{item.task.id} {shorten(item.task.title, 70)}")
+            lines.append(f"   Hạn{extended}: {t.day_with_weekday(_local_day(item.due_at, tz))}"
+                         f" — {t.remaining(item.due_at, now, tz, calendar)}")
+            if item.status == S.returned:
+                reason = reasons.get(item.assignment_id)
                 lines.append("   Bị trả lại, cần nộp lại" + (f". Lý do: {reason}" if reason else "."))
     if waiting or accepted:
         lines += ["", f"Đang chờ duyệt: {waiting} · Đã được duyệt: {accepted}"]
@@ -669,9 +694,9 @@ async def build_unit_summary(session: AsyncSession, unit_id: int, *, now: dateti
     unit = await session.get(Unit, unit_id)
     if unit is None:
         raise ValueError(f"no unit {unit_id}")
-    entries = await board(session, now, unit_id=unit_id)
-    returned = [s.assignment.id for e in entries for s in e.units if s.assignment.status == S.returned]
-    return render_unit_summary(unit, entries, await _return_reasons(session, returned), now=now, tz=tz,
+    items = (await summary_items(session, [unit_id], now))[unit_id]
+    returned = [i.assignment_id for i in items if i.status == S.returned]
+    return render_unit_summary(unit, items, await _return_reasons(session, returned), now=now, tz=tz,
                                calendar=calendar)
 
 
@@ -696,37 +721,50 @@ async def _already_queued(session: AsyncSession, key: str, people: list[int]) ->
     return queued >= accounts
 
 
-async def queue_unit_summaries(session: AsyncSession, *, now: datetime, tz: ZoneInfo,
-                               calendar: WorkCalendar) -> int:
-    """Each unit head gets their unit's summary; units with nothing left to deliver are skipped."""
+SUMMARY_UNITS = 500
+"""Units whose summaries are read and queued at once (a national roster has 4,000)."""
+
+
+async def unit_summary_messages(session: AsyncSession, *, now: datetime, tz: ZoneInfo,
+                                calendar: WorkCalendar) -> list[OutboxRow]:
+    """Each unit head's summary of their unit, as outbox rows (reads only: on SQLite the write lock is taken when
+    they are queued, not while thousands are rendered). Units with nothing left to deliver are skipped. The
+    units that owe something are found with one grouped read; their shares are read as columns,
+    ``SUMMARY_UNITS`` at a time."""
     heads: dict[int, list[int]] = defaultdict(list)
     for person in await people_with_roles(session, [Role.head]):
         if person.unit_id is not None:
             heads[person.unit_id].append(person.id)
     if not heads:
-        return 0
-    entries = await board(session, now)
-    units: dict[int, Unit] = {}
-    open_units: set[int] = set()
-    returned: list[int] = []
-    for entry in entries:
-        for state in entry.units:
-            units[state.unit.id] = state.unit
-            if S(state.assignment.status) in OPEN_STATUSES:
-                open_units.add(state.unit.id)
-            if state.assignment.status == S.returned:
-                returned.append(state.assignment.id)
-    reasons = await _return_reasons(session, returned)
+        return []
+    owing = set((await session.exec(
+        select(Assignment.unit_id).join(Task, Task.id == Assignment.task_id).join(Unit, Unit.id == Assignment.unit_id)
+        .where(col(Assignment.status).in_(OPEN_VALUES), Task.archived_at == None, Unit.active == True)  # noqa: E711,E712
+        .distinct())).all())
+    chosen = sorted(heads.keys() & owing)
     day = _local_day(now, tz)
-    queued = 0
-    for unit_id in sorted(heads.keys() & open_units, key=lambda uid: unit_order(units[uid])):
-        unit = units[unit_id]
-        if not unit.active:
-            continue
-        text = render_unit_summary(unit, entries, reasons, now=now, tz=tz, calendar=calendar)
-        queued += await notify(session, heads[unit_id], Reply(text), key=unit_summary_key(day, unit_id), now=now,
-                               kind="unit_summary")
-    return queued
+    messages: list[OutboxRow] = []
+    for start in range(0, len(chosen), SUMMARY_UNITS):
+        part = chosen[start:start + SUMMARY_UNITS]
+        units = {unit.id: unit for unit in (await session.exec(select(Unit).where(col(Unit.id).in_(part)))).all()}
+        items = await summary_items(session, part, now)
+        reasons = await _return_reasons(session, [i.assignment_id for unit_items in items.values()
+                                                  for i in unit_items if i.status == S.returned])
+        accounts = {r.person_id: r for r in await recipients(session, [p for u in part for p in heads[u]])}
+        for unit_id in sorted(part, key=lambda uid: unit_order(units[uid])):
+            payload = reply_to_payload(Reply(render_unit_summary(units[unit_id], items[unit_id], reasons, now=now,
+                                                                 tz=tz, calendar=calendar)))
+            messages += [OutboxRow(f"{unit_summary_key(day, unit_id)}:p{person_id}", accounts[person_id], payload)
+                         for person_id in heads[unit_id] if person_id in accounts]
+        await asyncio.sleep(0)  # a national roster: let the chat in between two batches of units
+    return messages
+
+
+async def queue_unit_summaries(session: AsyncSession, *, now: datetime, tz: ZoneInfo,
+                               calendar: WorkCalendar) -> int:
+    """Queue each unit head's summary (``unit_summary_messages``) with one insert per batch; how many were new."""
+    messages = await unit_summary_messages(session, now=now, tz=tz, calendar=calendar)
+    return await enqueue_many(session, messages, now=now, kind="unit_summary")
 
 
 async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar,
@@ -741,12 +779,12 @@ async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
     if not calendar.is_working_day(day):
         return 0
     queued = 0
+    # everything is read and rendered first; the writes come last, so SQLite's write lock is held briefly
+    summaries = await unit_summary_messages(session, now=now, tz=tz, calendar=calendar) if day.weekday() == 0 else []
     people = [p.id for p in await people_with_roles(session, list(DIGEST_ROLES))]
     if people and not await _already_queued(session, digest_key(day), people):
         digest = await build_digest(session, now=now, tz=tz, calendar=calendar, since=since, zalo_quota=zalo_quota)
         if blobs is not None:
             digest.store_files(blobs)
         queued += await notify(session, people, digest.reply(), key=digest_key(day), now=now, kind="digest")
-    if day.weekday() == 0:
-        queued += await queue_unit_summaries(session, now=now, tz=tz, calendar=calendar)
-    return queued
+    return queued + await enqueue_many(session, summaries, now=now, kind="unit_summary")

@@ -106,6 +106,34 @@ async def enqueue(
     return result.rowcount == 1
 
 
+@dataclass(frozen=True)
+class OutboxRow:
+    """One message for ``enqueue_many``: its dedupe key, the chat account and the payload."""
+
+    dedupe_key: str
+    recipient: Recipient
+    payload: dict[str, Any]
+    assignment_id: int | None = None
+
+
+ENQUEUE_CHUNK = 500
+"""Messages per INSERT (11 parameters each: within SQLite's and PostgreSQL's limits)."""
+
+
+async def enqueue_many(session: AsyncSession, messages: list[OutboxRow], *, now: datetime, kind: str) -> int:
+    """Queue many messages with one insert per ``ENQUEUE_CHUNK``, each once (its dedupe key); how many were new."""
+    queued = 0
+    for start in range(0, len(messages), ENQUEUE_CHUNK):
+        rows = [dict(dedupe_key=m.dedupe_key, person_id=m.recipient.person_id, channel=m.recipient.channel,
+                     chat_id=m.recipient.chat_id, payload=m.payload, created_at=now, not_before=now, attempts=0,
+                     parts_sent=0, kind=kind, assignment_id=m.assignment_id)
+                for m in messages[start:start + ENQUEUE_CHUNK]]
+        statement = (upsert_insert(session, OutboxMessage).values(rows)
+                     .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id))
+        queued += len((await session.exec(statement)).all())
+    return queued
+
+
 def deliverable():
     """The hold, in one place: a message to a chat the platform said cannot be reached (blocked the bot),
     or to a person none of whose chats can be, is not tried (it stays queued) until they write again

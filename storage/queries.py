@@ -266,9 +266,11 @@ class TaskBoard:
 
 
 async def board(
-    session: AsyncSession, now: datetime, *, unit_id: int | None = None, task_id: int | None = None
+    session: AsyncSession, now: datetime, *, unit_id: int | None = None, task_id: int | None = None,
+    unit_ids: list[int] | None = None,
 ) -> list[TaskBoard]:
-    """Every task (or one unit's share of them) with each unit's state, overdue derived from ``now``."""
+    """Every task (or one unit's share of them, or ``unit_ids``' shares) with each unit's state, overdue derived
+    from ``now``."""
     query = (
         select(Assignment, Task, Unit)
         .join(Task, Task.id == Assignment.task_id)
@@ -277,6 +279,8 @@ async def board(
     )
     if unit_id is not None:
         query = query.where(Assignment.unit_id == unit_id)
+    if unit_ids is not None:
+        query = query.where(col(Assignment.unit_id).in_(unit_ids))
     if task_id is not None:
         query = query.where(Assignment.task_id == task_id)
     rows = (await session.exec(query)).all()

@@ -8,7 +8,8 @@ Measured three times each, min and median reported:
 - ``/status`` through the whole conversation (identity lookup, grouped counts, headline, paging);
 - ``/export`` through the conversation (workbook built in a worker thread, write-only);
 - the digest (``build_digest``: sections, chart and workbook);
-- an inbound message (an officer's ``/tasks``, a leader's ``/status``) answered while ``/export`` runs.
+- an inbound message (an officer's ``/tasks``, a leader's ``/status``) answered while ``/export`` runs;
+- Monday's unit summaries, one to each of 4,021 unit heads (three Mondays).
 Targets (issue 10): ``/status`` ≤ 200 ms on a quiet machine and ≤ 5× the floor; ``/export`` ≤ 10 s; the digest
 ≤ 10 s; an inbound message ≤ 1 s while ``/export`` runs. Only the ratio is asserted (a shared machine
 slows everything alike); the absolute figures are printed against their targets.
@@ -19,20 +20,22 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from datetime import timedelta
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import select
 
 from handlers.chat import Incoming, Sender, fits, limits_for
 from handlers.conversation import Conversation, HandlerContext
-from handlers.digest import build_digest
+from handlers.digest import build_digest, queue_unit_summaries
 from schedules.calendar import WorkCalendar
 from schedules.clock import FixedClock
-from storage.models import Assignment
+from storage.models import Assignment, ChannelIdentity, Person, Unit
 from tests.board_factory import external_id, populate_board
 from tests.conftest import VN, vn
 
 NOW = vn(2026, 11, 24, 9)
+MONDAY = vn(2026, 11, 30, 9)
 RUNS = 3
 
 
@@ -98,11 +101,32 @@ async def test_board_views_at_national_scale(db):
         await running
     results["inbound during /export"] = inbound
 
+    # Monday: every unit head gets their unit's summary (a head per unit, each with a chat)
+    async with db.session() as session:
+        unit_ids = list((await session.exec(select(Unit.id))).all())
+        await session.exec(insert(Person.__table__), params=[
+            dict(name=f"Trưởng {u}", role="head", unit_id=u, active=True, created_at=NOW, updated_at=NOW)
+            for u in unit_ids])
+        heads = list((await session.exec(select(Person.id).where(Person.role == "head"))).all())
+        await session.exec(insert(ChannelIdentity.__table__), params=[
+            dict(person_id=p, channel="telegram", external_id=f"h{p}", chat_id=f"h{p}", created_at=NOW)
+            for p in heads])
+    summaries = []
+    for week in range(RUNS):
+        monday = MONDAY + timedelta(days=7 * week)
+        async with db.session() as session:
+            elapsed, queued = await timed(lambda: queue_unit_summaries(session, now=monday, tz=VN,
+                                                                       calendar=WorkCalendar()))
+        assert queued == len(heads)  # every unit owes something on this board
+        summaries.append(elapsed)
+    results["Monday unit summaries"] = summaries
+
     floor_median = statistics.median(results["floor"])
     ratio = statistics.median(results["status"]) / floor_median
     print(f"\n[{db.dialect}] {board.units} units × {board.tasks} tasks = {board.units * board.tasks} assignments"
           f" (populated in {populated:.1f} s)")
-    targets = {"floor": None, "status": 0.2, "export": 10.0, "digest": 10.0, "inbound during /export": 1.0}
+    targets = {"floor": None, "status": 0.2, "export": 10.0, "digest": 10.0, "inbound during /export": 1.0,
+               "Monday unit summaries": 10.0}
     for name, samples in results.items():
         target = targets[name]
         verdict = "" if target is None else (f" — target ≤ {target * 1000:.0f} ms: "
