@@ -40,9 +40,9 @@ from handlers.messages import count_hint, short, takes_file
 from schedules.calendar import WorkCalendar
 from schedules.ladder import AssignmentView, Rung, due_reminders, fire_instants, may_send
 from storage.db import Database, upsert_insert
-from storage.models import (Assignment, ChannelIdentity, OutboxMessage, Person, ReminderSent, Task,
+from storage.models import (Assignment, ChannelIdentity, Person, ReminderSent, Task,
                             TickState, Unit)
-from storage.outbox import recipients
+from storage.outbox import OutboxRow, Recipient, enqueue_many, recipients
 from storage.status import OPEN_VALUES
 from storage.types import UTCDateTime
 
@@ -576,14 +576,11 @@ class _Tick:
             first = min(items, key=lambda i: i.assignment_id)
             tag = f"{first.assignment_id}.{first.rung.name}.{self.now.timestamp():.0f}"
             for channel, chat_id in accounts[person_id]:
-                rows.append(dict(dedupe_key=f"{'esc' if escalation else 'rem'}:{tag}:p{person_id}:{channel}:{chat_id}",
-                                 person_id=person_id, channel=channel, chat_id=chat_id, payload=payload,
-                                 created_at=self.now, not_before=self.now, attempts=0, parts_sent=0,
-                                 kind="reminder", assignment_id=ids[0] if len(ids) == 1 else None))
+                rows.append(OutboxRow(f"{'esc' if escalation else 'rem'}:{tag}:p{person_id}:{channel}:{chat_id}",
+                                      Recipient(person_id, channel, chat_id), payload,
+                                      assignment_id=ids[0] if len(ids) == 1 else None))
         self.result.messages += messages
-        for start in range(0, len(rows), CHUNK):
-            await session.exec(upsert_insert(session, OutboxMessage).on_conflict_do_nothing(
-                index_elements=["dedupe_key"]), params=rows[start:start + CHUNK])
+        await enqueue_many(session, rows, now=self.now, kind="reminder")
 
     def _escalation(self, items: list[ReminderItem]) -> Reply:
         by_task: dict[int, list] = {}

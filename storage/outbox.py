@@ -116,21 +116,21 @@ class OutboxRow:
     assignment_id: int | None = None
 
 
-ENQUEUE_CHUNK = 500
-"""Messages per INSERT (11 parameters each: within SQLite's and PostgreSQL's limits)."""
+ENQUEUE_CHUNK = 1000
+"""Messages per batch (SQLAlchemy sends them as multi-row INSERTs within the databases' parameter limits)."""
 
 
 async def enqueue_many(session: AsyncSession, messages: list[OutboxRow], *, now: datetime, kind: str) -> int:
-    """Queue many messages with one insert per ``ENQUEUE_CHUNK``, each once (its dedupe key); how many were new."""
+    """Queue many messages, each once (its dedupe key), in batches of ``ENQUEUE_CHUNK``; how many were new."""
     queued = 0
     for start in range(0, len(messages), ENQUEUE_CHUNK):
         rows = [dict(dedupe_key=m.dedupe_key, person_id=m.recipient.person_id, channel=m.recipient.channel,
                      chat_id=m.recipient.chat_id, payload=m.payload, created_at=now, not_before=now, attempts=0,
                      parts_sent=0, kind=kind, assignment_id=m.assignment_id)
                 for m in messages[start:start + ENQUEUE_CHUNK]]
-        statement = (upsert_insert(session, OutboxMessage).values(rows)
+        statement = (upsert_insert(session, OutboxMessage)  # one compiled statement, executed for many rows
                      .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxMessage.id))
-        queued += len((await session.exec(statement)).all())
+        queued += len((await session.exec(statement, params=rows)).all())
     return queued
 
 
