@@ -25,6 +25,7 @@ from schedules.recurrence import (
 )
 from storage.models import AuditEvent, Letter, Person, Task, TaskSeries, Unit
 from storage.queries import create_task
+from storage.roster import fold
 from storage.series import active_series, claim_period, create_series
 
 MAX_PERIODS_PER_RUN = 36
@@ -162,9 +163,12 @@ def recurrence_hint_lines(text: str) -> list[str]:
 
 # --- in chat, for coordinators ------------------------------------------------------------------
 
-CHAT_USAGE = ("Tạo nhiệm vụ định kỳ: /dinhky TÊN; CHU KỲ; QUY TẮC HẠN; ĐƠN VỊ[; KỲ ĐẦU]\n"
+CHAT_USAGE = ("Tạo nhiệm vụ định kỳ: /dinhky TÊN; CHU KỲ; QUY TẮC HẠN; ĐƠN VỊ[; KỲ ĐẦU][; số liệu lệch -1]\n"
               "Ví dụ: /dinhky Báo cáo CCHC; hằng quý; trước ngày 01 của tháng đầu quý sau; group:xa; Quý I/2027\n"
-              "Chu kỳ: hằng tháng, hằng quý, 6 tháng, hằng năm. Dừng: /dinhky dung SỐ lý do. Xem: /dinhky")
+              "Chu kỳ: hằng tháng, hằng quý, 6 tháng, hằng năm. «số liệu lệch -1»: kỳ số liệu sớm hơn kỳ báo cáo "
+              "một tháng (quý I lấy số liệu từ 01/12 năm trước đến 28/02). Dừng: /dinhky dung SỐ lý do. Xem: /dinhky")
+DATA_PART = re.compile(r"^so lieu\s*(?:lech\s*)?([+-]?\s*\d{1,2})(?:\s*thang)?$")
+"""The optional «số liệu lệch -1» part of /dinhky (folded): the data period's offset in months."""
 MANAGERS = ("coordinator", "admin")
 
 
@@ -193,16 +197,23 @@ async def chat_command(request) -> list:
             return [Reply(f"Không dừng được: {exc}")]
         return [Reply("⏹ " + describe_series(series, tz))]
     parts = [part.strip() for part in args.split(";")]
-    if len(parts) not in (4, 5) or not all(parts[:4]):
+    if len(parts) not in (4, 5, 6) or not all(parts[:4]):
         return [Reply("Thiếu phần nào đó; chưa ghi gì.\n" + CHAT_USAGE)]
     title, every, rule, spec = parts[:4]
-    period = parts[4] if len(parts) == 5 and parts[4] else None
+    period, data_offset = None, 0
+    for extra in filter(None, parts[4:]):  # the first period and the data offset, in either order
+        if match := DATA_PART.match(fold(extra)):
+            data_offset = int(match.group(1).replace(" ", ""))
+        elif period is None:
+            period = extra
+        else:
+            return [Reply(f"Không hiểu phần «{extra}»; chưa ghi gì.\n" + CHAT_USAGE)]
     try:
         units = await resolve_units(session, ",".join(re.split(r"[,\s]+", re.sub(r"\s*:\s*", ":", spec))))
     except UnknownUnits as exc:
         return [Reply(f"Không tạo được, chưa ghi gì: {exc}.")]
     try:
-        new = await make_recurring(session, title=title, every=every, rule=rule, period=period, data_offset=0,
+        new = await make_recurring(session, title=title, every=every, rule=rule, period=period, data_offset=data_offset,
                                    units=units, now=now, tz=tz, actor=f"person:{request.person.id}",
                                    created_by=request.person)
     except RecurrenceError as exc:

@@ -209,3 +209,14 @@ async def test_coordinators_make_list_and_stop_a_series_in_chat(sqlite_db) -> No
     stopped = await office.say(HUONG, "/dinhky dung 1 Tỉnh đổi mẫu")
     assert "đã dừng" in stopped[0].text and "Tỉnh đổi mẫu" in stopped[0].text
     assert "đã dừng từ trước" in (await office.say(HUONG, "/dinhky dung 1 lại"))[0].text
+    # seed 001: the quarter's figures run from the month before it (Quý I: 01/12 of the year before to 28/02)
+    offset = await office.say(HUONG, "/dinhky Báo cáo CCHC quý; hằng quý; trước ngày 01 của tháng đầu quý sau; NV; "
+                                     "Quý I/2027; số liệu lệch -1")
+    assert "Định kỳ số 2" in offset[0].text and "kỳ số liệu lệch -1 tháng" in offset[0].text, offset[0].text
+    async with sqlite_db.session() as session:
+        series = (await session.exec(select(TaskSeries).where(TaskSeries.id == 2))).one()
+    assert series.data_offset_months == -1
+    for bad, message in (("số liệu lệch -20", "chưa ghi gì"), ("Quý II/2027; Quý III/2027", "Không hiểu phần")):
+        reply = await office.say(HUONG, f"/dinhky X; hằng quý; ngày 20 tháng cuối quý; NV; Quý I/2027; {bad}"
+                                 if "Quý II" not in bad else f"/dinhky X; hằng quý; ngày 20 tháng cuối quý; NV; {bad}")
+        assert message in reply[0].text, reply[0].text
