@@ -255,6 +255,32 @@ def status(
     typer.echo(with_app(work))
 
 
+@cli.command()
+def counts(
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="đếm lại từ dữ liệu gốc và ghi đè số đếm sai")] = False,
+) -> None:
+    """Kiểm tra số đếm theo nhiệm vụ mà /status dùng (đếm lại từ các lượt giao việc); --rebuild để sửa."""
+    from storage.tallies import drift, recount
+
+    async def work(app: App) -> dict:
+        async with app.db.session() as session:
+            found = await drift(session)
+            if found and rebuild:
+                await recount(session, sorted({task_id for task_id, _, _ in found}))
+        return found
+
+    found = with_app(work)
+    if not found:
+        typer.echo("Số đếm theo nhiệm vụ khớp với dữ liệu gốc.")
+        return
+    lines = [f"Nhiệm vụ #{task_id} · {status}{' (muộn)' if late else ''}: ghi {kept}, đếm lại được {counted}"
+             for (task_id, status, late), (kept, counted) in sorted(found.items())]
+    verdict = "Đã đếm lại và sửa." if rebuild else "Chạy lại với --rebuild để sửa."
+    typer.echo(f"{len(found)} số đếm lệch với dữ liệu gốc:\n" + "\n".join(lines) + f"\n{verdict}")
+    if not rebuild:
+        raise typer.Exit(1)
+
+
 # --- digest (the morning digest: preview or queue) ---------------------------------------------
 
 

@@ -270,3 +270,30 @@ def test_invite_missing_writes_a_printable_sheet_with_a_qr_code_each(env, monkey
     assert sheet._images[0]._data()[:8] == b"\x89PNG\r\n\x1a\n"
     assert call("invite", "--missing", "--xlsx", str(env / "moi.txt")).exit_code == 1
     assert call("invite", "--xlsx", str(sheet_path)).exit_code == 1
+
+
+def test_counts_are_checked_and_rebuilt(env):
+    """``dondoc counts`` finds per-task counts that differ from a recount (say, rows written behind the bot's
+    back) and ``--rebuild`` fixes them."""
+    import asyncio
+
+    from sqlalchemy import update
+
+    from storage.db import Database
+    from storage.models import TaskTally
+
+    call("demo")
+    assert call("counts").output.strip() == "Số đếm theo nhiệm vụ khớp với dữ liệu gốc."
+
+    async def spoil() -> None:
+        db = Database(f"sqlite:///{env / 'data' / 'dondoc.db'}")
+        async with db.session() as session:
+            await session.exec(update(TaskTally).where(TaskTally.status == "pending").values(units=TaskTally.units + 2))
+        await db.dispose()
+
+    asyncio.run(spoil())
+    found = call("counts")
+    assert found.exit_code == 1 and "số đếm lệch" in found.output and "--rebuild" in found.output
+    fixed = call("counts", "--rebuild")
+    assert fixed.exit_code == 0 and "Đã đếm lại và sửa" in fixed.output
+    assert call("counts").exit_code == 0
