@@ -292,7 +292,10 @@ def draft_reply(draft: LetterDraft, version: int, tz: ZoneInfo, now: datetime, n
     lines.append(render_draft(draft, tz))
     from handlers.recurring import recurrence_hint_lines  # issue 11: a periodic report proposes a recurring task
 
-    lines += recurrence_hint_lines(" ".join([draft.subject or "", *(task.title for task in draft.tasks)]))
+    first = draft.tasks[0] if draft.tasks else None
+    lines += recurrence_hint_lines(" ".join([draft.subject or "", *(task.title for task in draft.tasks)]),
+                                   chat_title=first.title if first else None,
+                                   chat_units=first.units if first else ())
     if draft.tasks:
         lines.append("")
         problems = blockers(draft)

@@ -145,8 +145,15 @@ def describe_new(new: NewSeries, tz: ZoneInfo) -> str:
 
 
 
-def recurrence_hint_lines(text: str) -> list[str]:
-    """A letter that asks for a periodic report: propose a recurring task (nothing is created from it)."""
+HINT_UNITS = 8
+"""Unit codes written out in the chat's /dinhky proposal; more become «ĐƠN VỊ» for the coordinator to fill."""
+
+
+def recurrence_hint_lines(text: str, *, chat_title: str | None = None,
+                          chat_units: tuple[str, ...] | None = None) -> list[str]:
+    """A letter that asks for a periodic report: propose a recurring task (nothing is created from it). On the
+    command line as a ``dondoc task add`` line; in chat (``chat_units`` given) as a /dinhky line the coordinator
+    can correct and send."""
     from schedules.recurrence import detect_recurrence
 
     hint = detect_recurrence(text)
@@ -154,11 +161,17 @@ def recurrence_hint_lines(text: str) -> list[str]:
         return []
     example = {"monthly": "ngày 25 hằng tháng", "quarterly": "trước ngày 01 của tháng đầu quý sau",
                "half-yearly": "chậm nhất ngày 05 tháng đầu kỳ sau", "yearly": "ngày 15 tháng cuối năm"}
-    period = f" --period «{hint.period}»" if hint.period else ""
     named = f" ({hint.period})" if hint.period else ""
-    return ["", f"🔁 Văn bản yêu cầu báo cáo định kỳ {hint.frequency.label}{named}: có thể giao thành nhiệm vụ định kỳ, "
-                f"mỗi kỳ một nhiệm vụ riêng, tự mở khi kỳ bắt đầu. Ví dụ: dondoc task add --title «…» --deadline "
-                f"«{example[hint.frequency.value]}» --units … --every {hint.frequency.value}{period}"]
+    lead = f"🔁 Văn bản yêu cầu báo cáo định kỳ {hint.frequency.label}{named}: có thể giao thành nhiệm vụ định kỳ, "
+    if chat_units is not None:
+        units = ",".join(chat_units) if chat_units and len(chat_units) <= HINT_UNITS else "ĐƠN VỊ"
+        command = (f"/dinhky {chat_title or 'TÊN'}; {hint.frequency.label}; {example[hint.frequency.value]}; {units}"
+                   + (f"; {hint.period}" if hint.period else ""))
+        return ["", lead + "mỗi kỳ một nhiệm vụ riêng, tự mở khi kỳ bắt đầu. Sửa quy tắc hạn cho đúng công văn "
+                    "rồi gửi:", command]
+    period = f" --period «{hint.period}»" if hint.period else ""
+    return ["", lead + f"mỗi kỳ một nhiệm vụ riêng, tự mở khi kỳ bắt đầu. Ví dụ: dondoc task add --title «…» --deadline "
+                       f"«{example[hint.frequency.value]}» --units … --every {hint.frequency.value}{period}"]
 
 
 # --- in chat, for coordinators ------------------------------------------------------------------

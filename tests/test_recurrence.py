@@ -182,13 +182,21 @@ def test_the_seed_letters_quarterly_report_is_proposed(env) -> None:
     assert "--every quarterly --period «Quý I/2024»" in result.output
 
 
-async def test_coordinators_make_list_and_stop_a_series_in_chat(sqlite_db) -> None:
+async def chat_office(db):
+    """The demo with everyone in the console chat (``tests.test_extensions.Office``)."""
     from schedules.clock import FixedClock
-    from tests.test_extensions import AN, HUONG, NOW, VINH, Office
+    from tests.test_extensions import NOW, Office
 
-    await load_demo(sqlite_db, now=NOW, tz=VN)
-    office = Office(sqlite_db, FixedClock(NOW))
+    await load_demo(db, now=NOW, tz=VN)
+    office = Office(db, FixedClock(NOW))
     await office.bind_everyone()
+    return office
+
+
+async def test_coordinators_make_list_and_stop_a_series_in_chat(sqlite_db) -> None:
+    from tests.test_extensions import AN, HUONG, VINH
+
+    office = await chat_office(sqlite_db)
     empty = await office.say(HUONG, "/dinhky")
     assert "Chưa có nhiệm vụ định kỳ nào" in empty[0].text and "/dinhky Báo cáo CCHC" in empty[0].text
     assert "không được" in (await office.say(AN, "/dinhky"))[0].text.lower()
@@ -220,3 +228,19 @@ async def test_coordinators_make_list_and_stop_a_series_in_chat(sqlite_db) -> No
         reply = await office.say(HUONG, f"/dinhky X; hằng quý; ngày 20 tháng cuối quý; NV; Quý I/2027; {bad}"
                                  if "Quý II" not in bad else f"/dinhky X; hằng quý; ngày 20 tháng cuối quý; NV; {bad}")
         assert message in reply[0].text, reply[0].text
+
+
+async def test_a_periodic_letter_in_chat_proposes_a_dinhky_line_that_works(sqlite_db) -> None:
+    """In chat the proposal is a /dinhky line (not a shell command); sent as it is, it creates the series."""
+    from handlers.recurring import recurrence_hint_lines
+    from tests.test_extensions import HUONG
+
+    text = "Báo cáo tình hình thực hiện cải cách hành chính định kỳ hằng quý, bắt đầu từ báo cáo quý I năm 2027"
+    lines = recurrence_hint_lines(text, chat_title="Báo cáo CCHC quý", chat_units=("NV",))
+    (command,) = [line for line in lines if line.startswith("/dinhky ")]
+    assert "dondoc" not in "\n".join(lines)
+    many = recurrence_hint_lines(text, chat_title="X", chat_units=tuple(f"XA{i}" for i in range(20)))
+    assert command.endswith("; NV; Quý I/2027") and "; ĐƠN VỊ; Quý I/2027" in many[-1]
+    office = await chat_office(sqlite_db)
+    made = await office.say(HUONG, command)
+    assert "Định kỳ số 1: Báo cáo CCHC quý (hằng quý" in made[0].text, made[0].text
