@@ -17,6 +17,7 @@ from datetime import datetime, time
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,7 +46,8 @@ STATE_REFUSE = "explanation_refuse"
 CANCEL = [[Button("Huỷ", "cancel")]]
 LIST_LIMIT = 5
 """Cards per /giaitrinh (each its own message with buttons); the rest are counted, not sent as a burst."""
-ASK_FROM = time(7, 30)
+ASK_FROM = time(9, 0)
+"""After the morning's reminders (07:30): an overdue unit reminded since its due instant was asked there."""
 ASK_UNTIL = time(20, 0)
 ASK_STATE = "explanation_asks"
 """``TickState`` row: when overdue units were last asked for an explanation."""
@@ -361,10 +363,32 @@ async def _record_asks(session: AsyncSession, rows: list[xp.OverdueRow], now: da
     return won
 
 
+async def _reminded_since_due(session: AsyncSession, rows: list[xp.OverdueRow]) -> set[int]:
+    """The assignments among ``rows`` that had a reminder after their due instant: it carried the ask for an
+    explanation, so the unit is not sent a second message for it."""
+    if not rows:
+        return set()
+    due = {row.assignment_id: row.due_at for row in rows}
+    latest = (select(ReminderSent.assignment_id, func.max(ReminderSent.created_at))
+              .where(ReminderSent.rung != EXPLAIN_RUNG, ReminderSent.created_at > min(due.values()))
+              .group_by(ReminderSent.assignment_id))
+    return {assignment_id for assignment_id, at in (await session.exec(latest)).all()
+            if assignment_id in due and at is not None and _aware(at) > due[assignment_id]}
+
+
+def _aware(at: datetime) -> datetime:
+    """``max()`` over an instant comes back as SQLite's text or a naive datetime: read it as the column would."""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return ReminderSent.__table__.c.created_at.type.process_result_value(at, None)
+
+
 async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> int:
     """Once per due instant, on a working day in office hours, ask each overdue unit for an explanation: one
-    message per unit (to its officers and heads) listing its tasks overdue since before today. An ask is
-    recorded only for units someone can be reached in: a unit whose people join later is asked then."""
+    message per unit (to its officers and heads) listing its tasks overdue since before today. A task whose
+    unit had a reminder after its due instant was asked in that reminder: it is recorded, not sent again (one
+    message a morning). An ask is recorded only for units someone can be reached in: a unit whose people join
+    later is asked then."""
     local = now.astimezone(tz)
     if not calendar.is_working_day(local.date()) or not ASK_FROM <= local.time() < ASK_UNTIL:
         return 0
@@ -387,9 +411,10 @@ async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInf
             audience[person.unit_id].append(reachable[person.id])
     rows = [row for row in rows if row.unit_id in audience]
     won = await _record_asks(session, rows, now)
+    reminded = await _reminded_since_due(session, [row for row in rows if row.assignment_id in won])
     by_unit: dict[int, list[xp.OverdueRow]] = defaultdict(list)
     for row in rows:
-        if row.assignment_id in won:
+        if row.assignment_id in won and row.assignment_id not in reminded:
             by_unit[row.unit_id].append(row)
     queued = 0
     for unit_id, unit_rows in by_unit.items():

@@ -250,6 +250,8 @@ def reminder_text(item: ReminderItem, now: datetime, config: LadderConfig) -> st
         lines.append(hint)
     if takes_file(task):
         lines.append("Trả lời tin nhắn này bằng tệp PDF để nộp, hoặc bấm nút bên dưới.")
+    if now > item.due_at:  # the ask for an explanation travels with the reminder (one message a morning)
+        lines.append(f"Chưa nộp được thì gửi giải trình cho lãnh đạo: /giaitrinh #{task.id} lý do.")
     return "\n".join(lines)
 
 
@@ -280,6 +282,8 @@ def reminder_reply(items: list[ReminderItem], now: datetime, config: LadderConfi
     with_files = [item for item in items if takes_file(item.task)]
     if with_files:
         lines.append("\nTrả lời tin này bằng tệp PDF kèm ghi chú «#SỐ» của việc, hoặc bấm nút nộp của việc đó.")
+    if any(now > item.due_at for item in items):  # the ask for an explanation travels with the reminder
+        lines.append("Việc đã quá hạn mà chưa nộp được: gửi giải trình cho lãnh đạo, «/giaitrinh #SỐ lý do».")
     buttons = {} if buttons is None else buttons  # one per assignment, shared by the unit's officer and head
     chosen = []
     for item in with_files[:TASK_BUTTONS]:

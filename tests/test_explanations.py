@@ -228,6 +228,24 @@ async def test_a_unit_with_several_overdue_tasks_is_asked_in_one_message_and_a_l
     assert len(an) == 1 and "Thị trấn Hồ Xá chưa nộp" in an[0]
 
 
+async def test_the_morning_reminder_carries_the_ask_so_the_unit_gets_one_message(office) -> None:
+    """The day after a deadline the ladder's 07:30 reminder says how to explain; the 09:00 ask does not send a
+    second message for the same task (it is recorded as asked)."""
+    from handlers.reminders import queue_reminders
+    from tests.test_campaign import CONFIG
+
+    morning = vn(2026, 12, 7, 7, 30)  # Monday; the PAR task was due Friday 04/12
+    await queue_reminders(office.db, morning, CONFIG)
+    reminders = [p["text"] for p in await outbox_to(office, AN)]
+    assert len(reminders) == 1 and "/giaitrinh" in reminders[0], reminders
+    async with office.db.session() as session:
+        await ask_overdue_units(session, now=LATE, tz=VN, calendar=WorkCalendar())
+    assert [p["text"] for p in await outbox_to(office, AN)] == reminders  # no second message
+    async with office.db.session() as session:  # asked all the same: not asked again tomorrow
+        await ask_overdue_units(session, now=vn(2026, 12, 8, 9), tz=VN, calendar=WorkCalendar())
+    assert [p["text"] for p in await outbox_to(office, AN)] == reminders
+
+
 async def test_a_pdf_captioned_giai_trinh_is_attached(office) -> None:
     move(office, LATE)
     await office.say(AN, "/giaitrinh Chờ số liệu")
