@@ -10,9 +10,9 @@ the assignments takes as long as the rest of ``/status`` together, so the counts
 - an approved extension (``storage.extensions``), which moves the due instant a hand-in is judged by.
 
 Each write moves its counts with one upsert (``INSERT … ON CONFLICT DO UPDATE``, SQLite and PostgreSQL
-alike), rows in a fixed order so two transactions never lock them crosswise. ``recount`` rebuilds the
-counts from the assignments: the migration that introduced them, and anything that writes assignments
-behind the application's back (bulk loads in the benchmarks, a restore) call it.
+alike), its rows in a fixed order. ``recount`` rebuilds the counts from the assignments (migration 0010 does
+the same in SQL); whatever writes assignments behind the application's back (bulk loads in the benchmarks,
+a restore) calls it, or ``dondoc counts --rebuild``; ``drift`` compares the kept counts with a recount.
 """
 
 from __future__ import annotations
