@@ -32,7 +32,6 @@ from handlers import messages as m
 from handlers import texts as t
 from handlers.chat import CHANNEL_LIMITS, OutFile, Reply, reply_to_payload
 from handlers.export import board_files, shorten
-from handlers.notify import notify
 from schedules.calendar import WorkCalendar
 from storage.models import (
     Assignment,
@@ -67,6 +66,8 @@ DUE_SOON_DAYS = 7
 """"Due soon": the unit's due day is at most this many calendar days after today."""
 LIST_CAP = 10
 """At most this many lines (or unit names) per list; the rest is counted."""
+SHORT_CAP = 3
+"""Lines per list of the workflow sections in the shorter text (a Zalo message holds 2,000 characters)."""
 TITLE_CHARS = 48
 FEW_UNITS = 3
 """A due-soon task with at most this many units still owing names them."""
@@ -189,6 +190,8 @@ class Digest:
     zalo_quota: int | None = None
     chart_key: str | None = None
     workbook_key: str | None = None
+    short_text: str = ""
+    """The text for a channel whose messages hold 2,000 characters (Zalo): the same sections, shorter lists."""
 
     @property
     def chart_name(self) -> str:
@@ -198,9 +201,11 @@ class Digest:
     def workbook_name(self) -> str:
         return f"dondoc-{self.day:%Y%m%d}.xlsx"
 
-    def reply(self) -> Reply:
-        """The digest as one reply: the text, the chart as an image and the board as a document."""
-        return Reply(self.text, image=OutFile(self.chart_name, self.chart_png, PNG_MIME, self.chart_key),
+    def reply(self, channel: str = "telegram") -> Reply:
+        """The digest as one reply on ``channel``: the text (the shorter one where a message holds 2,000
+        characters), the chart as an image and the board as a document."""
+        short = CHANNEL_LIMITS.get(channel, CHANNEL_LIMITS["telegram"]).text < len(self.text) and self.short_text
+        return Reply(short or self.text, image=OutFile(self.chart_name, self.chart_png, PNG_MIME, self.chart_key),
                      document=OutFile(self.workbook_name, self.workbook, XLSX_MIME, self.workbook_key))
 
     def store_files(self, blobs) -> None:
@@ -602,10 +607,14 @@ async def build_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
         zalo_sent=await sent_this_month(session, channel="zalo", month=now.astimezone(tz).strftime("%Y-%m")),
         zalo_quota=zalo_quota,
     )
-    digest.text = render_digest(digest, tz, calendar)
-    from handlers.workflows import with_digest_sections  # issue 11: explanations, progress counts
+    from handlers.workflows import digest_sections, insert_sections  # issue 11: explanations, progress
 
-    digest.text = fit_text(await with_digest_sections(session, digest.text, now=now, tz=tz))
+    sections = await digest_sections(session, now=now, tz=tz)
+    digest.text = fit_text(insert_sections(render_digest(digest, tz, calendar), sections(LIST_CAP)))
+    # Zalo takes 2,000 characters a message: its own, shorter text (shorter lists), not the long one in parts
+    zalo = CHANNEL_LIMITS["zalo"].text
+    digest.short_text = fit_text(insert_sections(render_digest(digest, tz, calendar, limit=zalo),
+                                                 sections(SHORT_CAP)), zalo)
     built = await files
     digest.chart_png, digest.workbook = built.chart or b"", built.workbook
     return digest
@@ -786,5 +795,9 @@ async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
         digest = await build_digest(session, now=now, tz=tz, calendar=calendar, since=since, zalo_quota=zalo_quota)
         if blobs is not None:
             digest.store_files(blobs)
-        queued += await notify(session, people, digest.reply(), key=digest_key(day), now=now, kind="digest")
+        payloads: dict[str, dict] = {}  # one per channel: Zalo gets the shorter text
+        queued += await enqueue_many(session, [
+            OutboxRow(f"{digest_key(day)}:p{r.person_id}", r,
+                      payloads.get(r.channel) or payloads.setdefault(r.channel, reply_to_payload(digest.reply(r.channel))))
+            for r in await recipients(session, people)], now=now, kind="digest")
     return queued + await enqueue_many(session, summaries, now=now, kind="unit_summary")

@@ -431,8 +431,12 @@ async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInf
 
 
 async def digest_lines(session: AsyncSession, *, now: datetime, tz: ZoneInfo, cap: int = 10) -> list[str]:
-    pending = await xp.pending_explanations(session)
-    missing = await xp.overdue_without_explanation(session, now)
+    return render_digest_lines(await xp.pending_explanations(session),
+                               await xp.overdue_without_explanation(session, now), tz, cap)
+
+
+def render_digest_lines(pending: list, missing: list[xp.OverdueRow], tz: ZoneInfo, cap: int) -> list[str]:
+    """The digest's explanations section: the first ``cap`` of each list, the rest counted."""
     if not pending and not missing:
         return []
     lines = ["", f"📝 GIẢI TRÌNH: {len(pending)} chờ quyết định (/giaitrinh); {len(missing)} lượt đơn vị quá hạn "

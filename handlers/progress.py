@@ -175,7 +175,11 @@ def render(entries: list[TaskProgress], tz: ZoneInfo) -> str:
 
 
 async def digest_lines(session: AsyncSession, *, tz: ZoneInfo, cap: int = 10) -> list[str]:
-    entries = await progress(session)
+    return render_digest_lines(await progress(session), cap)
+
+
+def render_digest_lines(entries: list, cap: int) -> list[str]:
+    """The digest's progress section: the first ``cap`` tasks, the rest counted."""
     if not entries:
         return []
     lines = ["", "🔢 TIẾN ĐỘ (đã hoàn thành / được giao)"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from handlers import explanations, progress
@@ -140,12 +141,28 @@ async def maybe_text(request: Request) -> list[Reply] | None:
 DIGEST_FOOTER = "\n\n📎"
 
 
-async def with_digest_sections(session: AsyncSession, text: str, *, now: datetime, tz: ZoneInfo) -> str:
-    """The digest's text with the workflow sections (explanations, progress counts) before its footer."""
-    lines = await explanations.digest_lines(session, now=now, tz=tz)
-    lines += await progress.digest_lines(session, tz=tz)
+async def digest_sections(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> Callable[[int], list[str]]:
+    """The digest's workflow sections (explanations, progress counts): read once, rendered with a list cap for
+    each version of its text (Telegram's, Zalo's shorter one)."""
+    from storage import explanations as xp
+    from storage.progress import progress as progress_entries
+
+    pending = await xp.pending_explanations(session)
+    missing = await xp.overdue_without_explanation(session, now)
+    entries = await progress_entries(session)
+    return lambda cap: (explanations.render_digest_lines(pending, missing, tz, cap)
+                        + progress.render_digest_lines(entries, cap))
+
+
+def insert_sections(text: str, lines: list[str]) -> str:
+    """The digest's text with ``lines`` before its footer."""
     if not lines:
         return text
-    extra = "\n".join(lines)
+    extra = "\n" + "\n".join(lines)  # the sections open with a blank line, as the digest's own
     head, footer, tail = text.rpartition(DIGEST_FOOTER)
     return f"{head}{extra}{footer}{tail}" if footer else text + extra
+
+
+async def with_digest_sections(session: AsyncSession, text: str, *, now: datetime, tz: ZoneInfo) -> str:
+    """The digest's text with the workflow sections (explanations, progress counts) before its footer."""
+    return insert_sections(text, (await digest_sections(session, now=now, tz=tz))(10))

@@ -411,3 +411,28 @@ async def test_the_digest_shows_the_zalo_messages_sent_this_month(demo, calendar
     async with demo.session() as session:
         digest = await build_digest(session, now=NOW, tz=VN, calendar=calendar, since=None, zalo_quota=3000)
     assert "📨 Tin Zalo đã gửi tháng này: 2.450/3.000 (81% hạn mức)" in digest.text
+
+
+async def test_a_leader_on_zalo_gets_a_digest_that_fits_one_zalo_message(sqlite_db, calendar):
+    """The same digest in two texts: up to 4,096 characters on Telegram, up to 2,000 on Zalo (shorter lists, not
+    the long text in parts); one outbox row per person, on the channel they use."""
+    from storage.models import ChannelIdentity
+    from tests.board_factory import populate_board
+
+    board = await populate_board(sqlite_db, now=NOW, departments=10, communes=140, tasks=30)
+    async with sqlite_db.session() as session:
+        for person_id, channel in ((board.leader, "zalo"), (board.coordinator, "telegram")):
+            identity = (await session.exec(select(ChannelIdentity).where(
+                ChannelIdentity.person_id == person_id, ChannelIdentity.channel == channel))).one()
+            identity.last_seen_at = NOW  # the account they wrote from last
+            session.add(identity)
+    async with sqlite_db.session() as session:
+        await queue_digest(session, now=NOW, tz=VN, calendar=calendar, since=None)
+    rows = {m.person_id: m for m in await _outbox(sqlite_db, "digest:2024-11-18:")}
+    zalo, telegram = rows[board.leader], rows[board.coordinator]
+    assert (zalo.channel, telegram.channel) == ("zalo", "telegram")
+    short, long = zalo.payload["text"], telegram.payload["text"]
+    assert len(long) > 2000 >= len(short) and len(long) <= 4096
+    assert short.splitlines()[0] == long.splitlines()[0] == "☀️ Bản tin sáng thứ Hai 18/11/2024"
+    assert "\n\n📝 GIẢI TRÌNH" in short and "\n\n📝 GIẢI TRÌNH" in long  # the workflow sections, shorter on Zalo
+    assert short.rstrip().endswith("Gõ /status để xem đầy đủ.") and "còn nữa" not in short  # whole, footer kept
