@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers import texts as t
@@ -369,11 +369,15 @@ async def _reminded_since_due(session: AsyncSession, rows: list[xp.OverdueRow]) 
     if not rows:
         return set()
     due = {row.assignment_id: row.due_at for row in rows}
-    latest = (select(ReminderSent.assignment_id, func.max(ReminderSent.created_at))
-              .where(ReminderSent.rung != EXPLAIN_RUNG, ReminderSent.created_at > min(due.values()))
-              .group_by(ReminderSent.assignment_id))
-    return {assignment_id for assignment_id, at in (await session.exec(latest)).all()
-            if assignment_id in due and at is not None and _aware(at) > due[assignment_id]}
+    ids = sorted(due)
+    reminded: set[int] = set()
+    for start in range(0, len(ids), 1000):  # through the key's index (assignment first), a thousand at a time
+        latest = (select(ReminderSent.assignment_id, func.max(ReminderSent.created_at))
+                  .where(col(ReminderSent.assignment_id).in_(ids[start:start + 1000]), ReminderSent.rung != EXPLAIN_RUNG)
+                  .group_by(ReminderSent.assignment_id))
+        reminded |= {assignment_id for assignment_id, at in (await session.exec(latest)).all()
+                     if at is not None and _aware(at) > due[assignment_id]}
+    return reminded
 
 
 def _aware(at: datetime) -> datetime:
