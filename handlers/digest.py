@@ -720,10 +720,9 @@ def unit_summary_key(day: date, unit_id: int) -> str:
     return f"unitsummary:{day.isoformat()}:u{unit_id}"
 
 
-async def _already_queued(session: AsyncSession, key: str, people: list[int]) -> bool:
-    """Whether every chat account of ``people`` already has a message under ``key`` (``notify`` keys
-    are ``key:p…``), so a second worker or a restart need not render the chart and workbook again."""
-    accounts = len(await recipients(session, people))
+async def _already_queued(session: AsyncSession, key: str, accounts: int) -> bool:
+    """Whether the ``accounts`` chat accounts already have a message under ``key`` (keys are ``key:p…``), so a
+    second worker or a restart need not render the chart and workbook again."""
     queued = (await session.exec(
         select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.dedupe_key).startswith(f"{key}:"))
     )).one()
@@ -790,14 +789,12 @@ async def queue_digest(session: AsyncSession, *, now: datetime, tz: ZoneInfo, ca
     queued = 0
     # everything is read and rendered first; the writes come last, so SQLite's write lock is held briefly
     summaries = await unit_summary_messages(session, now=now, tz=tz, calendar=calendar) if day.weekday() == 0 else []
-    people = [p.id for p in await people_with_roles(session, list(DIGEST_ROLES))]
-    if people and not await _already_queued(session, digest_key(day), people):
+    accounts = await recipients(session, [p.id for p in await people_with_roles(session, list(DIGEST_ROLES))])
+    if accounts and not await _already_queued(session, digest_key(day), len(accounts)):
         digest = await build_digest(session, now=now, tz=tz, calendar=calendar, since=since, zalo_quota=zalo_quota)
         if blobs is not None:
             digest.store_files(blobs)
-        payloads: dict[str, dict] = {}  # one per channel: Zalo gets the shorter text
-        queued += await enqueue_many(session, [
-            OutboxRow(f"{digest_key(day)}:p{r.person_id}", r,
-                      payloads.get(r.channel) or payloads.setdefault(r.channel, reply_to_payload(digest.reply(r.channel))))
-            for r in await recipients(session, people)], now=now, kind="digest")
+        payloads = {channel: reply_to_payload(digest.reply(channel)) for channel in {r.channel for r in accounts}}
+        queued += await enqueue_many(session, [OutboxRow(f"{digest_key(day)}:p{r.person_id}", r, payloads[r.channel])
+                                               for r in accounts], now=now, kind="digest")
     return queued + await enqueue_many(session, summaries, now=now, kind="unit_summary")

@@ -30,9 +30,10 @@ from schedules.deadlines import DeadlineError, parse_deadline
 from storage import explanations as xp
 from storage.models import Explanation, Person, ReminderSent, Role, Task, TickState, Unit
 from storage.db import upsert_insert
-from storage.outbox import enqueue, recipients
+from storage.outbox import OutboxRow, enqueue_many, recipients
 from storage.queries import clear_state, people_with_roles, set_state
 from storage.roster import fold
+from storage.types import read_instant
 from storage.status import effective_due_at
 
 if TYPE_CHECKING:
@@ -376,15 +377,8 @@ async def _reminded_since_due(session: AsyncSession, rows: list[xp.OverdueRow]) 
                   .where(col(ReminderSent.assignment_id).in_(ids[start:start + 1000]), ReminderSent.rung != EXPLAIN_RUNG)
                   .group_by(ReminderSent.assignment_id))
         reminded |= {assignment_id for assignment_id, at in (await session.exec(latest)).all()
-                     if at is not None and _aware(at) > due[assignment_id]}
+                     if at is not None and read_instant(at) > due[assignment_id]}
     return reminded
-
-
-def _aware(at: datetime) -> datetime:
-    """``max()`` over an instant comes back as SQLite's text or a naive datetime: read it as the column would."""
-    if isinstance(at, str):
-        at = datetime.fromisoformat(at)
-    return ReminderSent.__table__.c.created_at.type.process_result_value(at, None)
 
 
 async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> int:
@@ -420,15 +414,13 @@ async def ask_overdue_units(session: AsyncSession, *, now: datetime, tz: ZoneInf
     for row in rows:
         if row.assignment_id in won and row.assignment_id not in reminded:
             by_unit[row.unit_id].append(row)
-    queued = 0
+    messages = []
     for unit_id, unit_rows in by_unit.items():
         payload = reply_to_payload(Reply(ask_text(unit_rows[0].unit_name, unit_rows, tz)))
-        for recipient in audience[unit_id]:
-            queued += await enqueue(
-                session, dedupe_key=f"explask:u{unit_id}:{now.timestamp():.0f}:p{recipient.person_id}",
-                recipient=recipient, payload=payload, now=now, kind="explanation",
-                assignment_id=unit_rows[0].assignment_id if len(unit_rows) == 1 else None)
-    return queued
+        messages += [OutboxRow(f"explask:u{unit_id}:{now.timestamp():.0f}:p{recipient.person_id}", recipient, payload,
+                               unit_rows[0].assignment_id if len(unit_rows) == 1 else None)
+                     for recipient in audience[unit_id]]
+    return await enqueue_many(session, messages, now=now, kind="explanation")
 
 
 # --- the digest's part --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from handlers.chat import Reply, reply_to_payload
 from storage.models import Role
-from storage.outbox import enqueue, recipients
+from storage.outbox import OutboxRow, enqueue_many, recipients
 from storage.queries import people_with_roles
 
 
@@ -18,12 +18,9 @@ async def notify(
 ) -> int:
     """Queue ``reply`` once for each person, to the chat they use most; ``key`` makes it idempotent (per
     person, not per account: a person who moves to another channel does not get it twice)."""
-    queued = 0
-    for recipient in await recipients(session, person_ids):
-        queued += await enqueue(
-            session, dedupe_key=f"{key}:p{recipient.person_id}",
-            recipient=recipient, payload=reply_to_payload(reply), now=now, kind=kind, assignment_id=assignment_id)
-    return queued
+    payload = reply_to_payload(reply)
+    return await enqueue_many(session, [OutboxRow(f"{key}:p{r.person_id}", r, payload, assignment_id)
+                                        for r in await recipients(session, person_ids)], now=now, kind=kind)
 
 
 async def notify_roles(session: AsyncSession, roles: list[Role], reply: Reply, *, key: str, now: datetime,

@@ -44,7 +44,7 @@ from storage.models import (Assignment, ChannelIdentity, Person, ReminderSent, T
                             TickState, Unit)
 from storage.outbox import OutboxRow, Recipient, enqueue_many, recipients
 from storage.status import OPEN_VALUES
-from storage.types import UTCDateTime
+from storage.types import UTCDateTime, read_instant
 
 UNIT_AUDIENCES = ("officer", "head")
 CHUNK = 1000
@@ -375,10 +375,7 @@ class _Tick:
         """A row of ``_shape_columns`` as the key of its shape (SQLite hands back the CASE over an instant as
         text: it is read as the column would be)."""
         task_id, status, override, phrase, created, returned, rearmed = row
-        if isinstance(returned, str):
-            returned = Assignment.__table__.c.status_changed_at.type.process_result_value(
-                datetime.fromisoformat(returned), None)
-        return task_id, status, override, phrase, created, returned, rearmed
+        return task_id, status, override, phrase, created, read_instant(returned), rearmed
 
     async def _firing(self, session: AsyncSession, where) -> list[tuple[Shape, Rung]]:
         columns = self._shape_columns()

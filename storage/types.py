@@ -35,3 +35,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def read_instant(value: datetime | str | None) -> datetime | None:
+    """An instant computed in SQL (``max()``, a ``CASE``) as the column would hand it back: SQLite returns such
+    values as text or naive datetimes, PostgreSQL as aware ones; the result is aware UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return UTCDateTime().process_result_value(value, None)
